@@ -1,0 +1,1 @@
+"""Revenue cycle: charges, claims, remittance, denials. Built by the billing issue."""

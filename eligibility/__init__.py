@@ -1,0 +1,1 @@
+"""Insurance eligibility and benefits (X12 270/271) and prior authorizations."""

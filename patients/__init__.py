@@ -1,0 +1,1 @@
+"""Patients: demographics, payers and coverage, chart documents."""

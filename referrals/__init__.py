@@ -1,0 +1,1 @@
+"""Closed-loop referrals (post-visit). Built by the referrals issue on the core's patterns."""

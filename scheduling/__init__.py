@@ -1,0 +1,1 @@
+"""Scheduling: appointments (the list the pre-visit work hangs off)."""

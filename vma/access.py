@@ -1,0 +1,168 @@
+"""Minimum-necessary access: the role table, and the one choke point for patient scope.
+
+Two checks, both required, both failing closed:
+1. the role may do this kind of thing at all (model permissions granted to the role's group,
+   from ROLE_PERMISSIONS below, synced on every migrate);
+2. the object belongs to a care team the user was granted `vma.access_panel` on through
+   django-guardian. Missing and not-yours answer the same: 404.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
+
+from .roles import Role
+
+if TYPE_CHECKING:
+    from patients.models import Patient
+
+    from .models import CareTeam, User
+
+# What each role may read and do. Patient scope (which patients) comes from care teams.
+_VMA_COMMON = {
+    "patients.view_patient",
+    "patients.view_coverage",
+    "vma.view_workitem",
+    "vma.work_workitem",
+}
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    # Registration, scheduling, insurance: demographics and coverage, documents to index.
+    Role.FRONT_OFFICE: frozenset(
+        _VMA_COMMON
+        | {
+            "patients.add_patient",
+            "patients.change_patient",
+            "patients.add_coverage",
+            "patients.change_coverage",
+            "patients.add_chartdocument",
+        }
+    ),
+    # Claims and coverage, no clinical documents.
+    Role.BILLING: frozenset(_VMA_COMMON | {"patients.change_coverage"}),
+    # Chart preparation: clinical documents, no coverage changes.
+    Role.CLINICAL_SUPPORT: frozenset(_VMA_COMMON | {"patients.view_chartdocument", "patients.add_chartdocument"}),
+    Role.NURSE: frozenset(_VMA_COMMON | {"patients.view_chartdocument", "patients.add_chartdocument"}),
+    Role.PROVIDER: frozenset(_VMA_COMMON | {"patients.view_chartdocument"}),
+    # Dashboards, the audit trail, reassigning work: no charts unless put on a care team.
+    Role.MANAGER: frozenset({"vma.view_queue_health", "vma.view_auditevent", "vma.reassign_workitem"}),
+    # Accounts and API tokens; no patient data.
+    Role.ADMIN: frozenset(
+        {
+            "vma.view_user",
+            "vma.add_user",
+            "vma.change_user",
+            "vma.view_careteam",
+            "vma.add_careteam",
+            "vma.change_careteam",
+            "vma.view_apitoken",
+            "vma.add_apitoken",
+            "vma.change_apitoken",
+            "patients.view_payer",
+            "patients.add_payer",
+            "patients.change_payer",
+            "django_celery_beat.view_periodictask",
+            "django_celery_beat.change_periodictask",
+        }
+    ),
+}
+
+# Scopes an API token may carry, and the model permissions each scope stands for. A token can
+# never do more than its account's roles allow: both must pass.
+API_SCOPES: dict[str, str] = {
+    "patients:read": "Read patients in the account's care teams",
+    "patients:write": "Create and update patients",
+    "coverage:read": "Read coverage",
+    "coverage:write": "Create and update coverage",
+    "workitems:read": "Read work items",
+    "workitems:write": "Act on work items",
+}
+
+
+def sync_role_groups(**_: Any) -> None:
+    """Create the role groups and set their permissions exactly to ROLE_PERMISSIONS."""
+    from django.contrib.auth.models import Group, Permission
+
+    for role, perms in ROLE_PERMISSIONS.items():
+        group, _created = Group.objects.get_or_create(name=role)
+        wanted = []
+        for perm in sorted(perms):
+            app_label, codename = perm.split(".")
+            found = Permission.objects.filter(content_type__app_label=app_label, codename=codename).first()
+            if found is None:
+                # A permission of an app not migrated yet; the next post_migrate adds it.
+                continue
+            wanted.append(found)
+        group.permissions.set(wanted)
+
+
+def panel_ids(user: User) -> list[int]:
+    """Ids of the care teams whose patients the user may see (cached on the user object)."""
+    cached = getattr(user, "_panel_ids", None)
+    if cached is not None:
+        return cached
+    from .models import CareTeam
+
+    if not user.is_authenticated or not user.is_active:
+        ids: list[int] = []
+    else:
+        teams = get_objects_for_user(
+            user, "vma.access_panel", klass=CareTeam, accept_global_perms=False, with_superuser=False
+        )
+        ids = sorted(teams.values_list("id", flat=True))
+    user._panel_ids = ids  # type: ignore[union-attr]
+    return ids
+
+
+def accessible_patients(user: User, perm: str = "patients.view_patient") -> QuerySet[Patient]:
+    """The one choke point for lists and details of patients."""
+    from patients.models import Patient
+
+    if not user.is_authenticated or not user.has_perm(perm):
+        return Patient.objects.none()
+    return Patient.objects.filter(care_team_id__in=panel_ids(user))
+
+
+def patient_scope_q(user: User, field: str = "patient") -> Q:
+    """A filter for rows that hang off a patient: `<field>__care_team_id__in` the user's panels."""
+    return Q(**{f"{field}__care_team_id__in": panel_ids(user)})
+
+
+def can_access_patient(user: User, patient: Patient, perm: str = "patients.view_patient") -> bool:
+    return bool(user.is_authenticated and user.has_perm(perm) and patient.care_team_id in panel_ids(user))
+
+
+def access_patient(user: User, public_id: Any, perm: str = "patients.view_patient") -> Patient:
+    """Fetch a patient the user may see, or 404 (same answer for missing and not yours)."""
+    from django.core.exceptions import ValidationError
+
+    try:
+        return accessible_patients(user, perm).select_related("care_team").get(public_id=public_id)
+    except (ValidationError, ValueError, TypeError):
+        raise Http404("No such patient.") from None
+    except accessible_patients(user, perm).model.DoesNotExist:
+        raise Http404("No such patient.") from None
+
+
+def add_to_care_team(user: User, team: CareTeam) -> None:
+    assign_perm("vma.access_panel", user, team)
+    if hasattr(user, "_panel_ids"):
+        del user._panel_ids
+
+
+def remove_from_care_team(user: User, team: CareTeam) -> None:
+    remove_perm("vma.access_panel", user, team)
+    if hasattr(user, "_panel_ids"):
+        del user._panel_ids
+
+
+def care_team_members(team: CareTeam) -> QuerySet[User]:
+    from .models import User
+
+    return User.objects.filter(
+        careteamuserobjectpermission__content_object=team,
+        careteamuserobjectpermission__permission__codename="access_panel",
+    ).distinct()

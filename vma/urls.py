@@ -1,0 +1,37 @@
+"""Root URLs: pages, the API (v1), its schema and docs, auth, admin, health."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from patients.api import CoverageViewSet, PatientViewSet
+
+from . import views
+from .api.workitems import WorkItemViewSet
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("patients", PatientViewSet, basename="api-patient")
+router.register("coverages", CoverageViewSet, basename="api-coverage")
+router.register("work-items", WorkItemViewSet, basename="api-workitem")
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("queue/", views.queue, name="queue"),
+    path("queue/claim-next/", views.claim_next_view, name="claim_next"),
+    path("queue/items/<uuid:public_id>/", views.work_item, name="work_item"),
+    path("queue/items/<uuid:public_id>/<slug:action>/", views.work_item_action, name="work_item_action"),
+    path("queue/health/", views.queue_health_view, name="queue_health"),
+    path("audit/", views.audit_trail, name="audit_trail"),
+    path("patients/", include("patients.urls")),
+    path("healthz", views.healthz, name="healthz"),
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_redoc"),
+    path("admin/", admin.site.urls),
+]
