@@ -63,7 +63,7 @@ def add_coverage(patient: Patient, *, actor: User, **fields: Any) -> Coverage:
 
 @transaction.atomic
 def update_coverage(coverage: Coverage, *, actor: User, **fields: Any) -> Coverage:
-    coverage = Coverage.objects.select_for_update().select_related("patient").get(pk=coverage.pk)
+    coverage = Coverage.objects.select_for_update(of=("self",)).select_related("patient").get(pk=coverage.pk)
     if not can_access_patient(actor, coverage.patient, "patients.change_coverage"):
         raise NotPermitted("You cannot change this coverage.")
     for name, value in fields.items():

@@ -119,7 +119,10 @@ TEMPLATES = [
 ]
 
 # Database: DATABASE_URL, or SQLite in var/ for the embedded default.
-DATABASE_URL = env_str("DATABASE_URL", f"sqlite:///{VAR_DIR / 'vma.sqlite3'}")
+# Tests always run on PostgreSQL (the local server unless DATABASE_URL says otherwise).
+DATABASE_URL = env_str(
+    "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/vma" if TESTING else f"sqlite:///{VAR_DIR / 'vma.sqlite3'}"
+)
 try:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
 except ValueError as exc:
@@ -235,7 +238,7 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "VMA Portal <no-reply@vma-por
 
 # --- Celery -------------------------------------------------------------------------------
 # Redis is a doorbell; PostgreSQL holds every pending piece of work (see vma/outbox.py).
-REDIS_URL = env_str("REDIS_URL", "")
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/9" if TESTING else "")
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {

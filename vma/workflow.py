@@ -52,7 +52,7 @@ def _check_can_work(actor: User | None, item: WorkItem) -> None:
 
 
 def _lock(item: WorkItem) -> WorkItem:
-    return WorkItem.objects.select_for_update().select_related("patient").get(pk=item.pk)
+    return WorkItem.objects.select_for_update(of=("self",)).select_related("patient").get(pk=item.pk)
 
 
 def _move(
