@@ -109,7 +109,12 @@ def _item_context(request: HttpRequest, item: WorkItem, error: str = "") -> dict
 
 
 def _reassign_candidates(item: WorkItem) -> list[User]:
-    qs = User.objects.filter(is_active=True, groups__name=item.queue).distinct().order_by("last_name", "first_name")
+    qs = (
+        User.objects.filter(is_active=True, groups__name=item.queue)
+        .exclude(pk=item.assignee_id)
+        .distinct()
+        .order_by("last_name", "first_name")
+    )
     if item.patient_id is not None:
         qs = qs.filter(
             careteamuserobjectpermission__content_object_id=item.patient.care_team_id,

@@ -189,13 +189,13 @@ class Command(BaseCommand):
                     detail="Confirm self-pay or collect insurance before the next visit.",
                     due_at=now + timedelta(hours=rng.randint(-30, 48)),
                 )
-        for p in rng.sample(patients, 40):
+        for p in rng.sample(patients, min(40, len(patients))):
             workflow.open_work_item(
                 kind="patients.callback", subject=p, patient=p, title=f"Call back {p.first_name} {p.last_name}",
                 detail=rng.choice(["Question about a bill", "Wants to reschedule", "Asks for lab results", "Form to be completed"]),
                 due_at=now + timedelta(hours=rng.randint(-6, 24)), priority=rng.choice([2, 3, 3, 4]),
             )
-        for p in rng.sample(patients, 25):
+        for p in rng.sample(patients, min(25, len(patients))):
             workflow.open_work_item(
                 kind="patients.document_index", subject=p, patient=p, title=f"Index faxed document for {p.last_name}",
                 detail=rng.choice(["Outside lab results", "ER discharge summary", "Consult note from cardiology"]),
