@@ -88,6 +88,7 @@ class PatientViewSet(
     AuditedReadMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
     mixins.UpdateModelMixin, viewsets.GenericViewSet,
 ):
+    queryset = Patient.objects.none()  # for the schema; get_queryset() scopes every request
     lookup_field = "public_id"
     lookup_url_kwarg = "id"
     pagination_class = NameCursorPagination
@@ -132,6 +133,7 @@ class CoverageViewSet(
     AuditedReadMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
     mixins.UpdateModelMixin, viewsets.GenericViewSet,
 ):
+    queryset = Coverage.objects.none()  # for the schema; get_queryset() scopes every request
     lookup_field = "public_id"
     lookup_url_kwarg = "id"
     pagination_class = CreatedCursorPagination

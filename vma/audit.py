@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from .models import AuditChainHead, AuditEvent, AuditEventPatient
@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 GENESIS = "0" * 64
 
 
-def _canonical(event: AuditEvent) -> bytes:
+def _body(event: AuditEvent) -> str:
+    """The event's content as canonical JSON (everything but its place in the chain)."""
     body = {
-        "seq": event.seq,
         "at": event.at.isoformat(),
         "actor": event.actor_id,
         "actor_label": event.actor_label,
@@ -36,13 +36,43 @@ def _canonical(event: AuditEvent) -> bytes:
         "patients": list(event.patient_ids),
         "detail": event.detail,
         "remote_addr": event.remote_addr,
-        "prev": event.prev_hash,
     }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def chain_hash(body: str, seq: int, prev_hash: str) -> str:
+    # The same formula is computed inside PostgreSQL by _APPEND_SQL; keep them in step.
+    return hashlib.sha256(f"{body}|{seq}|{prev_hash}".encode()).hexdigest()
 
 
 def compute_hash(event: AuditEvent) -> str:
-    return hashlib.sha256(_canonical(event)).hexdigest()
+    return chain_hash(_body(event), event.seq, event.prev_hash)
+
+
+# One statement: lock the head, link, hash, insert the event and its patient index, move the
+# head. Keeps the per-request cost of auditing to a single round trip.
+_APPEND_SQL = """
+WITH old AS (
+    SELECT seq, hash FROM vma_auditchainhead WHERE id = 1 FOR UPDATE
+), new AS (
+    SELECT old.seq + 1 AS seq, old.hash AS prev,
+           encode(sha256(convert_to(%(body)s || '|' || (old.seq + 1)::text || '|' || old.hash, 'UTF8')), 'hex') AS hash
+    FROM old
+), moved AS (
+    UPDATE vma_auditchainhead h SET seq = new.seq, hash = new.hash FROM new WHERE h.id = 1
+), ev AS (
+    INSERT INTO vma_auditevent (seq, at, actor_id, actor_label, kind, action, target, patient_ids, detail,
+                                remote_addr, prev_hash, hash)
+    SELECT new.seq, %(at)s, %(actor)s, %(actor_label)s, %(kind)s, %(action)s, %(target)s, %(patients)s::jsonb,
+           %(detail)s::jsonb, %(remote_addr)s, new.prev, new.hash
+    FROM new
+    RETURNING id, seq
+), links AS (
+    INSERT INTO vma_auditeventpatient (event_id, patient_id)
+    SELECT ev.id, p FROM ev, unnest(%(patient_array)s::bigint[]) AS p
+)
+SELECT id, seq FROM ev
+"""
 
 
 def _lock_head() -> AuditChainHead:
@@ -70,22 +100,23 @@ def append(
     """Append one event to the chain. Runs inside the caller's transaction if there is one."""
     ids = sorted({int(p) for p in patient_ids if p is not None})
     actor_obj = actor if (actor is not None and getattr(actor, "is_authenticated", False)) else None
+    event = AuditEvent(
+        at=timezone.now(),
+        actor=actor_obj,
+        actor_label=actor_obj.get_username() if actor_obj else "system",
+        kind=kind,
+        action=action[:120],
+        target=target[:200],
+        patient_ids=ids,
+        detail=detail or {},
+        remote_addr=remote_addr,
+    )
+    if connection.vendor == "postgresql":
+        return _append_postgresql(event)
     with transaction.atomic():
         # The head row lock serialises appends: each event must see its predecessor's hash.
         head = _lock_head()
-        event = AuditEvent(
-            seq=head.seq + 1,
-            at=timezone.now(),
-            actor=actor_obj,
-            actor_label=actor_obj.get_username() if actor_obj else "system",
-            kind=kind,
-            action=action[:120],
-            target=target[:200],
-            patient_ids=ids,
-            detail=detail or {},
-            remote_addr=remote_addr,
-            prev_hash=head.hash,
-        )
+        event.seq, event.prev_hash = head.seq + 1, head.hash
         event.hash = compute_hash(event)
         event.save()
         if ids:
@@ -93,6 +124,33 @@ def append(
         head.seq, head.hash = event.seq, event.hash
         head.save(update_fields=["seq", "hash"])
     return event
+
+
+def _append_postgresql(event: AuditEvent) -> AuditEvent:
+    params = {
+        "body": _body(event),
+        "at": event.at,
+        "actor": event.actor_id,
+        "actor_label": event.actor_label,
+        "kind": event.kind,
+        "action": event.action,
+        "target": event.target,
+        "patients": json.dumps(event.patient_ids),
+        "detail": json.dumps(event.detail, default=str),
+        "remote_addr": event.remote_addr,
+        "patient_array": list(event.patient_ids),
+    }
+    for _attempt in range(2):
+        with connection.cursor() as cur:
+            cur.execute(_APPEND_SQL, params)
+            row = cur.fetchone()
+        if row is not None:
+            event.pk, event.seq = row
+            event._state.adding = False
+            return event
+        with transaction.atomic():
+            _lock_head()  # no head row yet (a new database): create it, then append again
+    raise RuntimeError("audit: could not append to the chain")  # never silently lose an event
 
 
 def _remote_addr(request: HttpRequest | None) -> str | None:

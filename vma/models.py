@@ -44,6 +44,9 @@ class User(AbstractUser):
     @property
     def role_names(self) -> set[str]:
         cached = getattr(self, "_role_names", None)
+        if cached is None and self.is_active and not self.is_anonymous:
+            self.get_all_permissions()  # vma.backends.RoleBackend loads roles with permissions
+            cached = getattr(self, "_role_names", None)
         if cached is None:
             cached = set(self.groups.filter(name__in=Role.values).values_list("name", flat=True))
             self._role_names = cached

@@ -15,3 +15,4 @@ class Role(models.TextChoices):
 
 # Roles that own a work queue (the administrator works none).
 QUEUE_ROLES = [r for r in Role if r != Role.ADMIN]
+QUEUE_VALUES = [r.value for r in QUEUE_ROLES]
