@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "patients",
     "scheduling",
     "eligibility",
+    "billing",
 ]
 
 MIDDLEWARE = [
