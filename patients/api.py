@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from vma.access import access_patient, accessible_patients, panel_ids
 from vma.api.mixins import AuditedReadMixin
 from vma.api.pagination import CreatedCursorPagination, NameCursorPagination
+from vma.http import user_of
 from vma.models import CareTeam
 
 from . import services
@@ -31,8 +32,23 @@ class PatientOut(serializers.ModelSerializer):
     class Meta:
         model = Patient
         fields = [
-            "id", "mrn", "first_name", "last_name", "date_of_birth", "sex", "phone", "email", "address_line",
-            "city", "state", "postal_code", "preferred_channel", "language", "care_team", "created_at", "updated_at",
+            "id",
+            "mrn",
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "sex",
+            "phone",
+            "email",
+            "address_line",
+            "city",
+            "state",
+            "postal_code",
+            "preferred_channel",
+            "language",
+            "care_team",
+            "created_at",
+            "updated_at",
         ]
 
 
@@ -42,8 +58,20 @@ class PatientIn(serializers.ModelSerializer):
     class Meta:
         model = Patient
         fields = [
-            "mrn", "first_name", "last_name", "date_of_birth", "sex", "phone", "email", "address_line", "city",
-            "state", "postal_code", "preferred_channel", "language", "care_team",
+            "mrn",
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "sex",
+            "phone",
+            "email",
+            "address_line",
+            "city",
+            "state",
+            "postal_code",
+            "preferred_channel",
+            "language",
+            "care_team",
         ]
 
     def validate_care_team(self, value: Any) -> CareTeam:
@@ -62,8 +90,20 @@ class CoverageOut(serializers.ModelSerializer):
     class Meta:
         model = Coverage
         fields = [
-            "id", "patient", "payer", "payer_id", "rank", "member_id", "group_number", "plan_name",
-            "subscriber_relation", "plan_begin", "plan_end", "active", "created_at", "updated_at",
+            "id",
+            "patient",
+            "payer",
+            "payer_id",
+            "rank",
+            "member_id",
+            "group_number",
+            "plan_name",
+            "subscriber_relation",
+            "plan_begin",
+            "plan_end",
+            "active",
+            "created_at",
+            "updated_at",
         ]
 
 
@@ -74,8 +114,18 @@ class CoverageIn(serializers.ModelSerializer):
     class Meta:
         model = Coverage
         fields = [
-            "patient", "payer", "rank", "member_id", "group_number", "plan_name", "subscriber_relation",
-            "subscriber_first_name", "subscriber_last_name", "subscriber_date_of_birth", "plan_begin", "plan_end",
+            "patient",
+            "payer",
+            "rank",
+            "member_id",
+            "group_number",
+            "plan_name",
+            "subscriber_relation",
+            "subscriber_first_name",
+            "subscriber_last_name",
+            "subscriber_date_of_birth",
+            "plan_begin",
+            "plan_end",
             "active",
         ]
         validators: list[Any] = []  # the model's constraints are checked by full_clean in services
@@ -85,8 +135,12 @@ class CoverageIn(serializers.ModelSerializer):
     list=extend_schema(parameters=[OpenApiParameter("q", str, description="Name, date of birth or MRN")]),
 )
 class PatientViewSet(
-    AuditedReadMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-    mixins.UpdateModelMixin, viewsets.GenericViewSet,
+    AuditedReadMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
 ):
     queryset = Patient.objects.none()  # for the schema; get_queryset() scopes every request
     lookup_field = "public_id"
@@ -95,13 +149,15 @@ class PatientViewSet(
     audit_action = "api.patients"
     http_method_names = ["get", "post", "patch", "head", "options"]
     policy = {
-        "read": P_READ, "list": P_READ, "retrieve": P_READ,
+        "read": P_READ,
+        "list": P_READ,
+        "retrieve": P_READ,
         "create": ("patients.add_patient", "patients:write"),
         "partial_update": ("patients.change_patient", "patients:write"),
     }
 
     def get_queryset(self) -> QuerySet[Patient]:
-        return search_patients(self.request.user, self.request.query_params.get("q", ""))
+        return search_patients(user_of(self.request), self.request.query_params.get("q", ""))
 
     def get_serializer_class(self) -> type[serializers.Serializer]:
         return PatientIn if self.action in {"create", "partial_update"} else PatientOut
@@ -114,24 +170,28 @@ class PatientViewSet(
         team = data.pop("care_team", None)
         if team is None:
             raise serializers.ValidationError({"care_team": ["This field is required."]})
-        patient = services.create_patient(actor=request.user, care_team=team, **data)
+        patient = services.create_patient(actor=user_of(request), care_team=team, **data)
         return Response(PatientOut(patient).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=PatientIn, responses=PatientOut)
     def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        patient = access_patient(request.user, kwargs["id"])
+        patient = access_patient(user_of(request), kwargs["id"])
         s = PatientIn(patient, data=request.data, partial=True, context={"request": request})
         s.is_valid(raise_exception=True)
         data = dict(s.validated_data)
         if "care_team" in data:
             data["care_team"] = data.pop("care_team")
-        patient = services.update_patient(patient, actor=request.user, **data)
+        patient = services.update_patient(patient, actor=user_of(request), **data)
         return Response(PatientOut(patient).data)
 
 
 class CoverageViewSet(
-    AuditedReadMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-    mixins.UpdateModelMixin, viewsets.GenericViewSet,
+    AuditedReadMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
 ):
     queryset = Coverage.objects.none()  # for the schema; get_queryset() scopes every request
     lookup_field = "public_id"
@@ -140,13 +200,15 @@ class CoverageViewSet(
     audit_action = "api.coverage"
     http_method_names = ["get", "post", "patch", "head", "options"]
     policy = {
-        "read": C_READ, "list": C_READ, "retrieve": C_READ,
+        "read": C_READ,
+        "list": C_READ,
+        "retrieve": C_READ,
         "create": ("patients.add_coverage", "coverage:write"),
         "partial_update": ("patients.change_coverage", "coverage:write"),
     }
 
     def get_queryset(self) -> QuerySet[Coverage]:
-        qs = accessible_coverages(self.request.user).select_related("patient", "payer")
+        qs = accessible_coverages(user_of(self.request)).select_related("patient", "payer")
         patient = self.request.query_params.get("patient")
         if patient:
             try:
@@ -167,10 +229,10 @@ class CoverageViewSet(
         if patient_id is None:
             raise serializers.ValidationError({"patient": ["This field is required."]})
         try:
-            patient = access_patient(request.user, patient_id, "patients.add_coverage")
+            patient = access_patient(user_of(request), patient_id, "patients.add_coverage")
         except Http404:
             raise serializers.ValidationError({"patient": ["No such patient."]}) from None
-        coverage = services.add_coverage(patient, actor=request.user, **data)
+        coverage = services.add_coverage(patient, actor=user_of(request), **data)
         return Response(CoverageOut(coverage).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=CoverageIn, responses=CoverageOut)
@@ -180,7 +242,7 @@ class CoverageViewSet(
         s.is_valid(raise_exception=True)
         data = dict(s.validated_data)
         data.pop("patient", None)
-        coverage = services.update_coverage(coverage, actor=request.user, **data)
+        coverage = services.update_coverage(coverage, actor=user_of(request), **data)
         return Response(CoverageOut(coverage).data)
 
 

@@ -30,7 +30,10 @@ class Patient(models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     mrn = models.CharField(
-        "MRN", max_length=20, unique=True, validators=[RegexValidator(r"^[A-Z0-9-]{4,20}$", "Letters, digits and dashes.")]
+        "MRN",
+        max_length=20,
+        unique=True,
+        validators=[RegexValidator(r"^[A-Z0-9-]{4,20}$", "Letters, digits and dashes.")],
     )
     first_name = models.CharField(max_length=80)
     last_name = models.CharField(max_length=80)
@@ -105,7 +108,9 @@ class Coverage(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="coverages")
     payer = models.ForeignKey(Payer, on_delete=models.PROTECT, related_name="coverages")
     rank = models.PositiveSmallIntegerField(choices=Rank.choices, default=Rank.PRIMARY)
-    member_id = models.CharField(max_length=40, validators=[RegexValidator(r"^[A-Za-z0-9-]{2,40}$", "Letters, digits and dashes.")])
+    member_id = models.CharField(
+        max_length=40, validators=[RegexValidator(r"^[A-Za-z0-9-]{2,40}$", "Letters, digits and dashes.")]
+    )
     group_number = models.CharField(max_length=40, blank=True)
     plan_name = models.CharField(max_length=120, blank=True)
     subscriber_relation = models.CharField(max_length=2, choices=Relation.choices, default=Relation.SELF)
@@ -121,9 +126,13 @@ class Coverage(models.Model):
     class Meta:
         ordering: ClassVar = ["patient", "rank"]
         constraints: ClassVar = [
-            models.UniqueConstraint(fields=["patient", "rank"], condition=Q(active=True), name="coverage_one_active_per_rank"),
+            models.UniqueConstraint(
+                fields=["patient", "rank"], condition=Q(active=True), name="coverage_one_active_per_rank"
+            ),
             models.CheckConstraint(
-                condition=Q(plan_end__isnull=True) | Q(plan_begin__isnull=True) | Q(plan_end__gte=models.F("plan_begin")),
+                condition=Q(plan_end__isnull=True)
+                | Q(plan_begin__isnull=True)
+                | Q(plan_end__gte=models.F("plan_begin")),
                 name="coverage_plan_dates_ordered",
             ),
         ]

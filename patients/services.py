@@ -79,7 +79,9 @@ def check_upload(upload: UploadedFile) -> str:
     if upload.size is None or upload.size == 0:
         raise ValidationError({"file": "The file is empty."})
     if upload.size > limit:
-        raise ValidationError({"file": f"The file is {upload.size / 1_048_576:.1f} MB; the limit is {limit / 1_048_576:.0f} MB."})
+        raise ValidationError(
+            {"file": f"The file is {upload.size / 1_048_576:.1f} MB; the limit is {limit / 1_048_576:.0f} MB."}
+        )
     head = upload.read(8)
     upload.seek(0)
     for content_type, magic in ALLOWED_DOCUMENT_TYPES.items():
@@ -89,16 +91,20 @@ def check_upload(upload: UploadedFile) -> str:
 
 
 @transaction.atomic
-def file_document(
-    patient: Patient, *, actor: User, upload: UploadedFile, category: str, title: str
-) -> ChartDocument:
+def file_document(patient: Patient, *, actor: User, upload: UploadedFile, category: str, title: str) -> ChartDocument:
     if not can_access_patient(actor, patient, "patients.add_chartdocument"):
         raise NotPermitted("You cannot add documents to this chart.")
     content_type = check_upload(upload)
     now = timezone.now()
     doc = ChartDocument(
-        patient=patient, category=category, title=title or upload.name or "Document", content_type=content_type,
-        size_bytes=upload.size or 0, received_at=now, indexed_by=actor, indexed_at=now,
+        patient=patient,
+        category=category,
+        title=title or upload.name or "Document",
+        content_type=content_type,
+        size_bytes=upload.size or 0,
+        received_at=now,
+        indexed_by=actor,
+        indexed_at=now,
     )
     doc.full_clean(exclude=["file"])
     doc.file.save("document", upload, save=False)

@@ -6,13 +6,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from vma.access import access_patient
 from vma.audit import record_read
 from vma.exceptions import NotPermitted
+from vma.http import AuthedHttpRequest
 from vma.selectors import visible_work_items
 
 from . import services
@@ -23,7 +24,7 @@ from .selectors import search_patients
 @login_required
 @permission_required("patients.view_patient", raise_exception=True)
 @require_GET
-def patient_search(request: HttpRequest) -> HttpResponse:
+def patient_search(request: AuthedHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:100]
     page = None
     if query:
@@ -36,20 +37,36 @@ def patient_search(request: HttpRequest) -> HttpResponse:
 @login_required
 @permission_required("patients.view_patient", raise_exception=True)
 @require_GET
-def patient_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+def patient_detail(request: AuthedHttpRequest, public_id: str) -> HttpResponse:
     patient = access_patient(request.user, public_id)
     user = request.user
-    coverages = list(patient.coverages.select_related("payer").order_by("-active", "rank")) if user.has_perm("patients.view_coverage") else None
-    documents = list(patient.documents.select_related("indexed_by")[:50]) if user.has_perm("patients.view_chartdocument") else None
-    items = list(visible_work_items(user).filter(patient=patient, status__in=["open", "claimed", "waiting", "escalated"]).select_related("assignee")[:50])
+    coverages = (
+        list(patient.coverages.select_related("payer").order_by("-active", "rank"))
+        if user.has_perm("patients.view_coverage")
+        else None
+    )
+    documents = (
+        list(patient.documents.select_related("indexed_by")[:50])
+        if user.has_perm("patients.view_chartdocument")
+        else None
+    )
+    items = list(
+        visible_work_items(user)
+        .filter(patient=patient, status__in=["open", "claimed", "waiting", "escalated"])
+        .select_related("assignee")[:50]
+    )
     appointments = list(patient.appointments.select_related("provider").order_by("start_at")[:20])
     record_read(request, [patient], action="page.patient_detail")
     return render(
         request,
         "patients/detail.html",
         {
-            "patient": patient, "coverages": coverages, "documents": documents, "items": items,
-            "appointments": appointments, "categories": ChartDocument.Category.choices,
+            "patient": patient,
+            "coverages": coverages,
+            "documents": documents,
+            "items": items,
+            "appointments": appointments,
+            "categories": ChartDocument.Category.choices,
             "can_upload": user.has_perm("patients.add_chartdocument"),
         },
     )
@@ -58,7 +75,7 @@ def patient_detail(request: HttpRequest, public_id: str) -> HttpResponse:
 @login_required
 @permission_required("patients.add_chartdocument", raise_exception=True)
 @require_http_methods(["POST"])
-def document_upload(request: HttpRequest, public_id: str) -> HttpResponse:
+def document_upload(request: AuthedHttpRequest, public_id: str) -> HttpResponse:
     patient = access_patient(request.user, public_id, "patients.add_chartdocument")
     upload = request.FILES.get("file")
     category = request.POST.get("category", "")
@@ -82,7 +99,7 @@ def document_upload(request: HttpRequest, public_id: str) -> HttpResponse:
 @login_required
 @permission_required("patients.view_chartdocument", raise_exception=True)
 @require_GET
-def document_download(request: HttpRequest, public_id: str, document_id: str) -> FileResponse:
+def document_download(request: AuthedHttpRequest, public_id: str, document_id: str) -> FileResponse:
     patient = access_patient(request.user, public_id, "patients.view_chartdocument")
     try:
         doc = patient.documents.get(public_id=document_id)

@@ -33,9 +33,10 @@ class Practice:
 def practice(db) -> Practice:
     sync_role_groups()
     users = {role.value: UserFactory(username=f"{role.value}_u", role=role) for role in Role}
-    team = CareTeamFactory(provider=users[Role.PROVIDER], members=[
-        users[r] for r in (Role.FRONT_OFFICE, Role.BILLING, Role.CLINICAL_SUPPORT, Role.NURSE)
-    ])
+    team = CareTeamFactory(
+        provider=users[Role.PROVIDER],
+        members=[users[r] for r in (Role.FRONT_OFFICE, Role.BILLING, Role.CLINICAL_SUPPORT, Role.NURSE)],
+    )
     other = CareTeamFactory()
     return Practice(team=team, other_team=other, users=users, outsider_provider=other.provider)
 

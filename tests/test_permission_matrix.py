@@ -46,7 +46,9 @@ def _patient(practice: Any, own: bool) -> Any:
 def _item(practice: Any, user: Any, own: bool, *, claimed: bool = False) -> Any:
     patient = _patient(practice, own)
     queue = next(iter(sorted(user.role_names - {Role.ADMIN})), Role.FRONT_OFFICE)
-    item, _ = workflow.open_work_item(kind="patients.callback", subject=patient, patient=patient, title="Call back", queue=queue)
+    item, _ = workflow.open_work_item(
+        kind="patients.callback", subject=patient, patient=patient, title="Call back", queue=queue
+    )
     if claimed and own and user.has_perm("vma.work_workitem"):
         item = workflow.claim_item(item, actor=user)
     return item
@@ -56,7 +58,9 @@ def _document(practice: Any, own: bool) -> tuple[Any, Any]:
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     patient = _patient(practice, own)
-    doc = ChartDocument(patient=patient, category="lab_result", title="CBC", content_type="image/png", size_bytes=len(PNG))
+    doc = ChartDocument(
+        patient=patient, category="lab_result", title="CBC", content_type="image/png", size_bytes=len(PNG)
+    )
     doc.file.save("x", SimpleUploadedFile("x.png", PNG), save=True)
     return patient, doc
 
@@ -104,7 +108,11 @@ ENDPOINTS: dict[str, tuple[str | None, bool, list[Builder]]] = {
     "home": (None, False, [lambda p, u, o: Case("get", reverse("home"))]),
     "queue": ("vma.view_workitem", False, [lambda p, u, o: Case("get", reverse("queue"))]),
     "claim_next": ("vma.work_workitem", False, [lambda p, u, o: Case("post", reverse("claim_next"))]),
-    "work_item": ("vma.view_workitem", True, [lambda p, u, o: Case("get", reverse("work_item", args=[_item(p, u, o).public_id]))]),
+    "work_item": (
+        "vma.view_workitem",
+        True,
+        [lambda p, u, o: Case("get", reverse("work_item", args=[_item(p, u, o).public_id]))],
+    ),
     "work_item_action": (
         "vma.work_workitem",
         True,
@@ -119,9 +127,15 @@ ENDPOINTS: dict[str, tuple[str | None, bool, list[Builder]]] = {
     ),
     "queue_health": ("vma.view_queue_health", False, [lambda p, u, o: Case("get", reverse("queue_health"))]),
     "audit_trail": ("vma.view_auditevent", False, [lambda p, u, o: Case("get", reverse("audit_trail"))]),
-    "patient_search": ("patients.view_patient", False, [lambda p, u, o: Case("get", reverse("patient_search") + "?q=a")]),
+    "patient_search": (
+        "patients.view_patient",
+        False,
+        [lambda p, u, o: Case("get", reverse("patient_search") + "?q=a")],
+    ),
     "patient_detail": (
-        "patients.view_patient", True, [lambda p, u, o: Case("get", reverse("patient_detail", args=[_patient(p, o).public_id]))]
+        "patients.view_patient",
+        True,
+        [lambda p, u, o: Case("get", reverse("patient_detail", args=[_patient(p, o).public_id]))],
     ),
     "document_upload": (
         "patients.add_chartdocument",
@@ -152,20 +166,33 @@ ENDPOINTS: dict[str, tuple[str | None, bool, list[Builder]]] = {
                 "post",
                 reverse("api-patient-list"),
                 {
-                    "mrn": "NEW-0001", "first_name": "Nia", "last_name": "Newman", "date_of_birth": "1990-02-03",
-                    "sex": "F", "care_team": str(p.team.public_id),
+                    "mrn": "NEW-0001",
+                    "first_name": "Nia",
+                    "last_name": "Newman",
+                    "date_of_birth": "1990-02-03",
+                    "sex": "F",
+                    "care_team": str(p.team.public_id),
                 },
                 json=True,
             )
         ],
     ),
     "api-patient-detail": (
-        "patients.view_patient", True, [lambda p, u, o: Case("get", reverse("api-patient-detail", args=[_patient(p, o).public_id]))]
+        "patients.view_patient",
+        True,
+        [lambda p, u, o: Case("get", reverse("api-patient-detail", args=[_patient(p, o).public_id]))],
     ),
     "api-patient-update": (
         "patients.change_patient",
         True,
-        [lambda p, u, o: Case("patch", reverse("api-patient-detail", args=[_patient(p, o).public_id]), {"phone": "555-0199"}, json=True)],
+        [
+            lambda p, u, o: Case(
+                "patch",
+                reverse("api-patient-detail", args=[_patient(p, o).public_id]),
+                {"phone": "555-0199"},
+                json=True,
+            )
+        ],
     ),
     "api-coverage-list": ("patients.view_coverage", False, [lambda p, u, o: Case("get", reverse("api-coverage-list"))]),
     "api-coverage-create": (
@@ -183,7 +210,11 @@ ENDPOINTS: dict[str, tuple[str | None, bool, list[Builder]]] = {
     "api-coverage-detail": (
         "patients.view_coverage",
         True,
-        [lambda p, u, o: Case("get", reverse("api-coverage-detail", args=[CoverageFactory(patient=_patient(p, o)).public_id]))],
+        [
+            lambda p, u, o: Case(
+                "get", reverse("api-coverage-detail", args=[CoverageFactory(patient=_patient(p, o)).public_id])
+            )
+        ],
     ),
     "api-coverage-update": (
         "patients.change_coverage",
@@ -199,13 +230,23 @@ ENDPOINTS: dict[str, tuple[str | None, bool, list[Builder]]] = {
     ),
     "api-workitem-list": ("vma.view_workitem", False, [lambda p, u, o: Case("get", reverse("api-workitem-list"))]),
     "api-workitem-detail": (
-        "vma.view_workitem", True, [lambda p, u, o: Case("get", reverse("api-workitem-detail", args=[_item(p, u, o).public_id]))]
+        "vma.view_workitem",
+        True,
+        [lambda p, u, o: Case("get", reverse("api-workitem-detail", args=[_item(p, u, o).public_id]))],
     ),
-    "api-workitem-claim-next": ("vma.work_workitem", False, [lambda p, u, o: Case("post", reverse("api-workitem-claim-next"), {}, json=True)]),
+    "api-workitem-claim-next": (
+        "vma.work_workitem",
+        False,
+        [lambda p, u, o: Case("post", reverse("api-workitem-claim-next"), {}, json=True)],
+    ),
     "api-workitem-claim": ("vma.work_workitem", True, [api_item_action("claim")]),
     "api-workitem-release": ("vma.work_workitem", True, [api_item_action("release")]),
     "api-workitem-complete": ("vma.work_workitem", True, [api_item_action("complete", note="Done")]),
-    "api-workitem-escalate": ("vma.work_workitem", True, [api_item_action("escalate", queue="nurse", reason="Red flag")]),
+    "api-workitem-escalate": (
+        "vma.work_workitem",
+        True,
+        [api_item_action("escalate", queue="nurse", reason="Red flag")],
+    ),
     "api-workitem-snooze": ("vma.work_workitem", True, [api_item_action("snooze", until=SOON)]),
     "api-workitem-reassign": ("vma.work_workitem", True, [api_item_action("reassign")]),
     "api_schema": (None, False, [lambda p, u, o: Case("get", reverse("api_schema"))]),
@@ -264,7 +305,7 @@ def _expected(role: str, perm: str | None) -> bool:
 
 def _cases() -> list[Any]:
     out = []
-    for name, (perm, scoped, builders) in ENDPOINTS.items():
+    for name, (_perm, scoped, builders) in ENDPOINTS.items():
         for i, _ in enumerate(builders):
             for role in Role:
                 out.append(pytest.param(name, i, role.value, True, id=f"{name}[{i}]-{role.value}-own"))
@@ -295,7 +336,10 @@ def test_role_endpoint_matrix(client, practice, name, index, role, own, settings
     response = _send(client, case)
     allowed = _expected(role, perm) and (own or not scoped)
     if allowed:
-        assert response.status_code in {200, 201, 204, 302}, (response.status_code, getattr(response, "content", b"")[:300])
+        assert response.status_code in {200, 201, 204, 302}, (
+            response.status_code,
+            getattr(response, "content", b"")[:300],
+        )
         if response.status_code == 302:
             assert "/login/" not in response["Location"], response["Location"]
     elif scoped and _expected(role, perm):
@@ -314,7 +358,7 @@ def test_role_endpoint_matrix(client, practice, name, index, role, own, settings
 @pytest.mark.parametrize("name", sorted(ENDPOINTS))
 def test_anonymous_is_refused_everywhere(client, practice, name, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    perm, scoped, builders = ENDPOINTS[name]
+    _perm, _scoped, builders = ENDPOINTS[name]
     case = builders[0](practice, practice.users[Role.FRONT_OFFICE], True)
     response = _send(client, case)
     if name == "home":

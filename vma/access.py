@@ -113,7 +113,7 @@ def panel_ids(user: User) -> list[int]:
             user, "vma.access_panel", klass=CareTeam, accept_global_perms=False, with_superuser=False
         )
         ids = sorted(teams.values_list("id", flat=True))
-    user._panel_ids = ids  # type: ignore[union-attr]
+    user._panel_ids = ids  # type: ignore[attr-defined]
     return ids
 
 

@@ -18,7 +18,10 @@ from .models import ApiToken, CareTeam, User
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
-    fieldsets = (*BaseUserAdmin.fieldsets, ("Practice", {"fields": ("npi", "credentials", "is_service_account")}))  # type: ignore[operator]
+    fieldsets = (
+        *(BaseUserAdmin.fieldsets or ()),
+        ("Practice", {"fields": ("npi", "credentials", "is_service_account")}),
+    )
     list_display = ("username", "first_name", "last_name", "credentials", "npi", "is_active")
 
 
@@ -48,7 +51,10 @@ class ApiTokenAdmin(admin.ModelAdmin):
             super().save_model(request, obj, form, change)
             return
         token, raw = create_token(
-            name=obj.name, user=obj.user, scopes=list(form.cleaned_data["scopes"]), expires_at=obj.expires_at,
+            name=obj.name,
+            user=obj.user,
+            scopes=list(form.cleaned_data["scopes"]),
+            expires_at=obj.expires_at,
             created_by=request.user,  # type: ignore[arg-type]
         )
         obj.pk = token.pk

@@ -127,7 +127,7 @@ def append(
 
 
 def _append_postgresql(event: AuditEvent) -> AuditEvent:
-    params = {
+    params: dict[str, Any] = {
         "body": _body(event),
         "at": event.at,
         "actor": event.actor_id,

@@ -23,7 +23,7 @@ def notify_escalation(payload: dict[str, Any]) -> None:
     emails = []
     for user in members:
         # Only people who may see the patient are told; the notice names no patient.
-        if item.patient_id is not None and item.patient.care_team_id not in panel_ids(user):
+        if item.patient is not None and item.patient.care_team_id not in panel_ids(user):
             continue
         _, created = Notification.objects.get_or_create(
             user=user, key=key, defaults={"message": message, "work_item": item}

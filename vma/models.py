@@ -27,7 +27,11 @@ class User(AbstractUser):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     npi = models.CharField(
-        "NPI", max_length=10, blank=True, validators=[validate_npi], help_text="Providers only: 10 digits, Luhn-checked."
+        "NPI",
+        max_length=10,
+        blank=True,
+        validators=[validate_npi],
+        help_text="Providers only: 10 digits, Luhn-checked.",
     )
     credentials = models.CharField(max_length=20, blank=True, help_text="e.g. MD, DO, NP, PA, RN")
     is_service_account = models.BooleanField(default=False, help_text="A partner system acting through API tokens.")
@@ -118,7 +122,9 @@ class WorkItem(models.Model):
     subject_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
     subject_id = models.BigIntegerField()
     subject = GenericForeignKey("subject_type", "subject_id")
-    patient = models.ForeignKey("patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="work_items")
+    patient = models.ForeignKey(
+        "patients.Patient", null=True, blank=True, on_delete=models.PROTECT, related_name="work_items"
+    )
     queue = models.CharField(max_length=32, choices=[(r.value, r.label) for r in Role if r != Role.ADMIN])
     assignee = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="work_items")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
@@ -163,8 +169,14 @@ class WorkItem(models.Model):
                 condition=Q(status__in=["open", "escalated"]),
                 name="workitem_claimable_idx",
             ),
-            models.Index(fields=["assignee", "status"], condition=Q(status__in=["claimed", "waiting"]), name="workitem_mine_idx"),
-            models.Index(fields=["due_at"], condition=Q(status__in=["open", "claimed", "escalated"], overdue_escalated_at__isnull=True), name="workitem_overdue_idx"),
+            models.Index(
+                fields=["assignee", "status"], condition=Q(status__in=["claimed", "waiting"]), name="workitem_mine_idx"
+            ),
+            models.Index(
+                fields=["due_at"],
+                condition=Q(status__in=["open", "claimed", "escalated"], overdue_escalated_at__isnull=True),
+                name="workitem_overdue_idx",
+            ),
             models.Index(fields=["snoozed_until"], condition=Q(status="waiting"), name="workitem_snoozed_idx"),
             models.Index(fields=["patient", "status"], name="workitem_patient_idx"),
             models.Index(fields=["kind", "queue", "status"], name="workitem_health_idx"),
@@ -336,7 +348,9 @@ class ApiToken(models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     name = models.CharField(max_length=120)
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens", help_text="Acts as this account.")
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="api_tokens", help_text="Acts as this account."
+    )
     prefix = models.CharField(max_length=12, unique=True, editable=False)
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     scopes = models.JSONField(default=list)

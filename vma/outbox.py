@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -24,7 +25,6 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], None]
 _HANDLERS: dict[str, Handler] = {}
-LEASE = timedelta(minutes=5)
 
 
 def handler(name: str) -> Callable[[Handler], Handler]:
@@ -71,7 +71,7 @@ def claim(message_id: int) -> OutboxMessage | None:
         Q(status=OutboxMessage.Status.PENDING) | Q(status=OutboxMessage.Status.RUNNING, lease_until__lt=now),
         pk=message_id,
         due_at__lte=now,
-    ).update(status=OutboxMessage.Status.RUNNING, lease_until=now + LEASE)
+    ).update(status=OutboxMessage.Status.RUNNING, lease_until=now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS))
     if not claimed:
         return None
     return OutboxMessage.objects.get(pk=message_id)
@@ -88,7 +88,7 @@ def deliver(message_id: int) -> str:
             OutboxMessage.objects.filter(pk=msg.pk).update(
                 status=OutboxMessage.Status.DONE, done_at=timezone.now(), attempts=msg.attempts + 1, lease_until=None
             )
-    except Exception as exc:  # noqa: BLE001 - recorded on the row and retried with backoff
+    except Exception as exc:
         attempts = msg.attempts + 1
         failed = attempts >= msg.max_attempts
         backoff = timedelta(seconds=min(3600, 15 * 2 ** (attempts - 1)))

@@ -128,5 +128,6 @@ def _median_close_minutes(since: datetime) -> dict[tuple[str, str], float]:
     for kind, queue, created, closed in WorkItem.objects.filter(status=S.DONE, closed_at__gte=since).values_list(
         "kind", "queue", "created_at", "closed_at"
     ):
-        durations.setdefault((kind, queue), []).append((closed - created).total_seconds() / 60)
+        if closed is not None:
+            durations.setdefault((kind, queue), []).append((closed - created).total_seconds() / 60)
     return {key: round(statistics.median(v), 1) for key, v in durations.items()}

@@ -277,6 +277,9 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_ALWAYS_EAGER = False
 
 HEALTH_STALE_SECONDS = env_int("HEALTH_STALE_SECONDS", 180)
+# How long a claimed outbox message is held before a sweeper may re-send it; longer than any
+# handler runs, short enough that a message whose worker was killed is not stuck for long.
+OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 300)
 
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {

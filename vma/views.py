@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.paginator import Paginator
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from . import workflow
 from .audit import record_read
 from .exceptions import ActionRefused
+from .http import AuthedHttpRequest
 from .models import AuditEvent, Heartbeat, User, WorkItem
 from .roles import Role
 from .selectors import QueueFilters, access_work_item, queue_health, queue_items
@@ -28,11 +29,11 @@ from .workqueue import all_kinds
 PAGE_SIZE = 50
 
 
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthedHttpRequest) -> HttpResponse:
     return redirect("queue" if request.user.is_authenticated else "login")
 
 
-def _filters(request: HttpRequest) -> QueueFilters:
+def _filters(request: AuthedHttpRequest) -> QueueFilters:
     g = request.GET
     view = g.get("view", "mine")
     return QueueFilters(
@@ -43,7 +44,7 @@ def _filters(request: HttpRequest) -> QueueFilters:
     )
 
 
-def _queue_context(request: HttpRequest) -> dict[str, Any]:
+def _queue_context(request: AuthedHttpRequest) -> dict[str, Any]:
     f = _filters(request)
     qs = queue_items(request.user, f)
     # No COUNT(*): one extra row says whether there is a next page, so the page costs the
@@ -72,7 +73,7 @@ def _queue_context(request: HttpRequest) -> dict[str, Any]:
 @login_required
 @permission_required("vma.view_workitem", raise_exception=True)
 @require_GET
-def queue(request: HttpRequest) -> HttpResponse:
+def queue(request: AuthedHttpRequest) -> HttpResponse:
     """My queue: claim next, filters, the list; the list refreshes through htmx."""
     ctx = _queue_context(request)
     template = "vma/_queue_list.html" if request.htmx and request.htmx.target == "queue-list" else "vma/queue.html"
@@ -82,7 +83,7 @@ def queue(request: HttpRequest) -> HttpResponse:
 @login_required
 @permission_required("vma.work_workitem", raise_exception=True)
 @require_POST
-def claim_next_view(request: HttpRequest) -> HttpResponse:
+def claim_next_view(request: AuthedHttpRequest) -> HttpResponse:
     queue_name = request.POST.get("queue", "")
     item = workflow.claim_next(actor=request.user, queue=queue_name if queue_name in Role.values else None)
     if item is None:
@@ -94,17 +95,17 @@ def claim_next_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @permission_required("vma.view_workitem", raise_exception=True)
 @require_GET
-def work_item(request: HttpRequest, public_id: str) -> HttpResponse:
+def work_item(request: AuthedHttpRequest, public_id: str) -> HttpResponse:
     item = access_work_item(request.user, public_id)
     record_read(request, [item], action="page.work_item")
     return render(request, _item_template(request), _item_context(request, item))
 
 
-def _item_template(request: HttpRequest) -> str:
+def _item_template(request: AuthedHttpRequest) -> str:
     return "vma/_item_panel.html" if request.htmx else "vma/work_item.html"
 
 
-def _item_context(request: HttpRequest, item: WorkItem, error: str = "") -> dict[str, Any]:
+def _item_context(request: AuthedHttpRequest, item: WorkItem, error: str = "") -> dict[str, Any]:
     user = request.user
     return {
         "item": item,
@@ -112,19 +113,18 @@ def _item_context(request: HttpRequest, item: WorkItem, error: str = "") -> dict
         "queues": [r for r in Role if r != Role.ADMIN],
         "error": error,
         "can_reassign": user.has_perm("vma.reassign_workitem") or item.assignee_id == user.pk,
-        "reassign_candidates": _reassign_candidates(item) if (user.has_perm("vma.reassign_workitem") or item.assignee_id == user.pk) else [],
+        "reassign_candidates": _reassign_candidates(item)
+        if (user.has_perm("vma.reassign_workitem") or item.assignee_id == user.pk)
+        else [],
         "snooze_default": (timezone.localtime() + timedelta(days=1)).replace(hour=9, minute=0, second=0, microsecond=0),
     }
 
 
 def _reassign_candidates(item: WorkItem) -> list[User]:
-    qs = (
-        User.objects.filter(is_active=True, groups__name=item.queue)
-        .exclude(pk=item.assignee_id)
-        .distinct()
-        .order_by("last_name", "first_name")
-    )
-    if item.patient_id is not None:
+    qs = User.objects.filter(is_active=True, groups__name=item.queue).distinct().order_by("last_name", "first_name")
+    if item.assignee_id is not None:
+        qs = qs.exclude(pk=item.assignee_id)
+    if item.patient is not None:
         qs = qs.filter(
             careteamuserobjectpermission__content_object_id=item.patient.care_team_id,
             careteamuserobjectpermission__permission__codename="access_panel",
@@ -134,7 +134,7 @@ def _reassign_candidates(item: WorkItem) -> list[User]:
 
 @login_required
 @require_POST
-def work_item_action(request: HttpRequest, public_id: str, action: str) -> HttpResponse:
+def work_item_action(request: AuthedHttpRequest, public_id: str, action: str) -> HttpResponse:
     """One endpoint for the item's buttons; each calls one workflow function."""
     item = access_work_item(request.user, public_id)
     post = request.POST
@@ -146,14 +146,17 @@ def work_item_action(request: HttpRequest, public_id: str, action: str) -> HttpR
         elif action == "complete":
             item = workflow.complete_item(item, actor=request.user, note=post.get("note", ""))
         elif action == "escalate":
-            item = workflow.escalate_item(item, actor=request.user, to_queue=post.get("queue", ""), reason=post.get("reason", ""))
+            item = workflow.escalate_item(
+                item, actor=request.user, to_queue=post.get("queue", ""), reason=post.get("reason", "")
+            )
         elif action == "snooze":
             until = _parse_local(post.get("until", ""))
             if until is None:
                 raise ActionRefused("Give a date and time to snooze until.", status_code=400)
             item = workflow.snooze_item(item, actor=request.user, until=until, note=post.get("note", ""))
         elif action == "reassign":
-            to_user = User.objects.filter(public_id=post.get("user") or None, is_active=True).first() if _is_uuid(post.get("user", "")) else None
+            raw_user = post.get("user", "")
+            to_user = User.objects.filter(public_id=raw_user, is_active=True).first() if _is_uuid(raw_user) else None
             if to_user is None:
                 raise ActionRefused("Choose a person to reassign to.", status_code=400)
             item = workflow.reassign_item(item, actor=request.user, to_user=to_user, note=post.get("note", ""))
@@ -207,7 +210,7 @@ def _parse_local(value: str) -> datetime | None:
 @login_required
 @permission_required("vma.view_queue_health", raise_exception=True)
 @require_GET
-def queue_health_view(request: HttpRequest) -> HttpResponse:
+def queue_health_view(request: AuthedHttpRequest) -> HttpResponse:
     rows = queue_health()
     totals = {
         "open": sum(r.open for r in rows),
@@ -220,7 +223,7 @@ def queue_health_view(request: HttpRequest) -> HttpResponse:
 @login_required
 @permission_required("vma.view_auditevent", raise_exception=True)
 @require_GET
-def audit_trail(request: HttpRequest) -> HttpResponse:
+def audit_trail(request: AuthedHttpRequest) -> HttpResponse:
     """The practice manager's audit trail, filtered by user, patient (MRN) and date."""
     from patients.models import Patient
 
@@ -252,7 +255,7 @@ def audit_trail(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @require_GET
-def healthz(request: HttpRequest) -> JsonResponse:
+def healthz(request: AuthedHttpRequest) -> JsonResponse:
     """Database, broker, last beat tick and canary age; 503 when one is down or stale."""
     stale = timedelta(seconds=settings.HEALTH_STALE_SECONDS)
     now = timezone.now()
@@ -267,11 +270,19 @@ def healthz(request: HttpRequest) -> JsonResponse:
     if checks["database"]["ok"]:
         from django_celery_beat.models import PeriodicTask
 
-        last_tick = PeriodicTask.objects.exclude(last_run_at=None).order_by("-last_run_at").values_list("last_run_at", flat=True).first()
+        last_tick = (
+            PeriodicTask.objects.exclude(last_run_at=None)
+            .order_by("-last_run_at")
+            .values_list("last_run_at", flat=True)
+            .first()
+        )
         canary = Heartbeat.objects.filter(name="canary").values_list("seen_at", flat=True).first()
         for name, seen in (("beat", last_tick), ("canary", canary)):
             age = (now - seen).total_seconds() if seen else None
-            checks[name] = {"ok": age is not None and age <= stale.total_seconds(), "age_seconds": round(age, 1) if age is not None else None}
+            checks[name] = {
+                "ok": age is not None and age <= stale.total_seconds(),
+                "age_seconds": round(age, 1) if age is not None else None,
+            }
     ok = all(c["ok"] for c in checks.values())
     return JsonResponse({"status": "ok" if ok else "degraded", "checks": checks}, status=200 if ok else 503)
 

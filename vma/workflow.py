@@ -39,7 +39,7 @@ def user_queues(user: User) -> list[str]:
 def can_see_item(user: User, item: WorkItem) -> bool:
     if not user.is_authenticated or not user.has_perm("vma.view_workitem"):
         return False
-    if item.patient_id is not None and item.patient.care_team_id not in panel_ids(user):
+    if item.patient is not None and item.patient.care_team_id not in panel_ids(user):
         return False
     return item.assignee_id == user.pk or item.queue in user.role_names
 
@@ -70,7 +70,9 @@ def _move(
     if check:
         _check_can_work(actor, item)
     if to not in TRANSITIONS[item.status]:
-        raise ActionRefused(f"This item is {item.get_status_display().lower()}; it cannot be {action.replace('_', ' ')}ed.")
+        raise ActionRefused(
+            f"This item is {item.get_status_display().lower()}; it cannot be {action.replace('_', ' ')}ed."
+        )
     from_status = item.status
     item.status = to
     fields = {"status", "updated_at"}
@@ -85,7 +87,9 @@ def _move(
         item.snoozed_until = None
         fields.add("snoozed_until")
     item.save(update_fields=sorted(fields))
-    WorkItemEvent.objects.create(item=item, actor=actor, action=action, from_status=from_status, to_status=to, note=note)
+    WorkItemEvent.objects.create(
+        item=item, actor=actor, action=action, from_status=from_status, to_status=to, note=note
+    )
     return item
 
 
@@ -138,15 +142,24 @@ def open_work_item(
 
 
 @transaction.atomic
-def close_work_item(*, kind: str, subject: models.Model, note: str, actor: User | None = None, cancel: bool = False) -> WorkItem | None:
+def close_work_item(
+    *, kind: str, subject: models.Model, note: str, actor: User | None = None, cancel: bool = False
+) -> WorkItem | None:
     """Close the open item of (kind, subject), if any: its subject was dealt with elsewhere."""
     ct = ContentType.objects.get_for_model(subject)
-    item = WorkItem.objects.filter(kind=kind, subject_type=ct, subject_id=subject.pk, status__in=WorkItem.OPEN_STATES).first()
+    item = WorkItem.objects.filter(
+        kind=kind, subject_type=ct, subject_id=subject.pk, status__in=WorkItem.OPEN_STATES
+    ).first()
     if item is None:
         return None
     return _move(
-        item, to=S.CANCELLED if cancel else S.DONE, actor=actor, action="cancel" if cancel else "complete",
-        note=note, check=False, resolution_note=note,
+        item,
+        to=S.CANCELLED if cancel else S.DONE,
+        actor=actor,
+        action="cancel" if cancel else "complete",
+        note=note,
+        check=False,
+        resolution_note=note,
     )
 
 
@@ -225,8 +238,15 @@ def escalate_item(item: WorkItem, *, actor: User | None, to_queue: str, reason: 
     if to_queue not in Role.values or to_queue == Role.ADMIN:
         raise ActionRefused("Choose a queue to escalate to.", status_code=400)
     item = _move(
-        item, to=S.ESCALATED, actor=actor, action="escalate", note=reason,
-        queue=to_queue, assignee=None, claimed_at=None, escalation_reason=reason,
+        item,
+        to=S.ESCALATED,
+        actor=actor,
+        action="escalate",
+        note=reason,
+        queue=to_queue,
+        assignee=None,
+        claimed_at=None,
+        escalation_reason=reason,
         priority=min(item.priority, WorkItem.Priority.HIGH),
     )
     _notify_queue(item)
@@ -248,10 +268,18 @@ def reassign_item(item: WorkItem, *, actor: User, to_user: User, note: str = "")
         if locked.assignee_id != actor.pk:
             raise NotPermitted("Only the assignee or a manager can reassign this item.")
     if not (to_user.is_active and can_see_item(to_user, locked) and to_user.has_perm("vma.work_workitem")):
-        raise ActionRefused(f"{to_user} cannot work this item (not in its queue or not on the patient's care team).", status_code=400)
+        raise ActionRefused(
+            f"{to_user} cannot work this item (not in its queue or not on the patient's care team).", status_code=400
+        )
     return _move(
-        locked, to=S.CLAIMED, actor=actor, action="reassign", note=note or f"Reassigned to {to_user}",
-        check=not is_manager, assignee=to_user, claimed_at=timezone.now(),
+        locked,
+        to=S.CLAIMED,
+        actor=actor,
+        action="reassign",
+        note=note or f"Reassigned to {to_user}",
+        check=not is_manager,
+        assignee=to_user,
+        claimed_at=timezone.now(),
     )
 
 
@@ -312,8 +340,16 @@ def escalate_overdue(*, now: datetime | None = None, batch: int = 500) -> int:
             # A claimed item stays with its owner, raised to urgent; an unclaimed one is escalated.
             keep = item.status == S.CLAIMED and to_queue == item.queue
             moved = _move(
-                item, to=S.CLAIMED if keep else S.ESCALATED, actor=None, action="overdue", note=reason, check=False,
-                queue=to_queue, priority=WorkItem.Priority.URGENT, overdue_escalated_at=now, escalation_reason=reason,
+                item,
+                to=S.CLAIMED if keep else S.ESCALATED,
+                actor=None,
+                action="overdue",
+                note=reason,
+                check=False,
+                queue=to_queue,
+                priority=WorkItem.Priority.URGENT,
+                overdue_escalated_at=now,
+                escalation_reason=reason,
                 **({} if keep else {"assignee": None, "claimed_at": None}),
             )
             if to_queue != item.queue:

@@ -13,7 +13,9 @@ from rest_framework import authentication, exceptions
 from vma.models import ApiToken, User
 
 
-def create_token(*, name: str, user: User, scopes: list[str], expires_at: datetime, created_by: User | None) -> tuple[ApiToken, str]:
+def create_token(
+    *, name: str, user: User, scopes: list[str], expires_at: datetime, created_by: User | None
+) -> tuple[ApiToken, str]:
     """Create a token; returns it and the raw secret, which is never stored and shown once."""
     from vma.access import API_SCOPES
 
@@ -25,8 +27,13 @@ def create_token(*, name: str, user: User, scopes: list[str], expires_at: dateti
     prefix = secrets.token_hex(4)
     raw = f"vma_{prefix}_{secrets.token_urlsafe(32)}"
     token = ApiToken.objects.create(
-        name=name, user=user, prefix=prefix, key_hash=ApiToken.hash_key(raw), scopes=sorted(set(scopes)),
-        expires_at=expires_at, created_by=created_by,
+        name=name,
+        user=user,
+        prefix=prefix,
+        key_hash=ApiToken.hash_key(raw),
+        scopes=sorted(set(scopes)),
+        expires_at=expires_at,
+        created_by=created_by,
     )
     return token, raw
 

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from vma import workflow
+from vma.http import user_of
 from vma.models import User, WorkItem
 from vma.roles import QUEUE_VALUES
 from vma.selectors import access_work_item, visible_work_items
@@ -26,14 +27,28 @@ WRITE = ("vma.work_workitem", "workitems:write")
 class WorkItemOut(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id")
     patient = serializers.SerializerMethodField()
-    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    assignee: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="username", read_only=True)
     subject_type = serializers.CharField(source="subject_type.model", read_only=True)
 
     class Meta:
         model = WorkItem
         fields = [
-            "id", "kind", "title", "detail", "status", "priority", "queue", "due_at", "snoozed_until",
-            "patient", "assignee", "subject_type", "escalation_reason", "resolution_note", "created_at", "closed_at",
+            "id",
+            "kind",
+            "title",
+            "detail",
+            "status",
+            "priority",
+            "queue",
+            "due_at",
+            "snoozed_until",
+            "patient",
+            "assignee",
+            "subject_type",
+            "escalation_reason",
+            "resolution_note",
+            "created_at",
+            "closed_at",
         ]
 
     def get_patient(self, obj: WorkItem) -> dict[str, str] | None:
@@ -77,13 +92,20 @@ class WorkItemViewSet(AuditedReadMixin, mixins.ListModelMixin, mixins.RetrieveMo
     lookup_url_kwarg = "id"
     audit_action = "api.workitems"
     policy = {
-        "read": READ, "list": READ, "retrieve": READ,
-        "claim_next": WRITE, "claim": WRITE, "release": WRITE, "complete": WRITE,
-        "escalate": WRITE, "snooze": WRITE, "reassign": ("vma.view_workitem", "workitems:write"),
+        "read": READ,
+        "list": READ,
+        "retrieve": READ,
+        "claim_next": WRITE,
+        "claim": WRITE,
+        "release": WRITE,
+        "complete": WRITE,
+        "escalate": WRITE,
+        "snooze": WRITE,
+        "reassign": ("vma.view_workitem", "workitems:write"),
     }
 
     def get_queryset(self) -> QuerySet[WorkItem]:
-        qs = visible_work_items(self.request.user).select_related("patient", "assignee", "subject_type")
+        qs = visible_work_items(user_of(self.request)).select_related("patient", "assignee", "subject_type")
         params = self.request.query_params
         status_ = params.get("status")
         qs = qs.filter(status=status_) if status_ else qs.filter(status__in=WorkItem.OPEN_STATES)
@@ -91,11 +113,11 @@ class WorkItemViewSet(AuditedReadMixin, mixins.ListModelMixin, mixins.RetrieveMo
             if params.get(field):
                 qs = qs.filter(**{field: params[field]})
         if params.get("mine") in {"1", "true"}:
-            qs = qs.filter(assignee=self.request.user)
+            qs = qs.filter(assignee=user_of(self.request))
         return qs
 
     def _item(self) -> WorkItem:
-        return access_work_item(self.request.user, self.kwargs["id"])
+        return access_work_item(user_of(self.request), self.kwargs["id"])
 
     def _done(self, request: Request, item: WorkItem, code: int = status.HTTP_200_OK) -> Response:
         return Response(WorkItemOut(item, context={"request": request}).data, status=code)
@@ -104,7 +126,7 @@ class WorkItemViewSet(AuditedReadMixin, mixins.ListModelMixin, mixins.RetrieveMo
     @action(detail=False, methods=["post"], url_path="claim-next")
     def claim_next(self, request: Request) -> Response:
         data = _valid(ClaimNextIn, request)
-        item = workflow.claim_next(actor=request.user, queue=data.get("queue"), kind=data.get("kind"))
+        item = workflow.claim_next(actor=user_of(request), queue=data.get("queue"), kind=data.get("kind"))
         if item is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
         return self._done(request, item)
@@ -112,32 +134,34 @@ class WorkItemViewSet(AuditedReadMixin, mixins.ListModelMixin, mixins.RetrieveMo
     @extend_schema(request=None, responses=WorkItemOut)
     @action(detail=True, methods=["post"])
     def claim(self, request: Request, id: str) -> Response:
-        return self._done(request, workflow.claim_item(self._item(), actor=request.user))
+        return self._done(request, workflow.claim_item(self._item(), actor=user_of(request)))
 
     @extend_schema(request=OptionalNoteIn, responses=WorkItemOut)
     @action(detail=True, methods=["post"])
     def release(self, request: Request, id: str) -> Response:
         data = _valid(OptionalNoteIn, request)
-        return self._done(request, workflow.release_item(self._item(), actor=request.user, note=data["note"]))
+        return self._done(request, workflow.release_item(self._item(), actor=user_of(request), note=data["note"]))
 
     @extend_schema(request=NoteIn, responses=WorkItemOut)
     @action(detail=True, methods=["post"])
     def complete(self, request: Request, id: str) -> Response:
         data = _valid(NoteIn, request)
-        return self._done(request, workflow.complete_item(self._item(), actor=request.user, note=data["note"]))
+        return self._done(request, workflow.complete_item(self._item(), actor=user_of(request), note=data["note"]))
 
     @extend_schema(request=EscalateIn, responses=WorkItemOut)
     @action(detail=True, methods=["post"])
     def escalate(self, request: Request, id: str) -> Response:
         data = _valid(EscalateIn, request)
-        item = workflow.escalate_item(self._item(), actor=request.user, to_queue=data["queue"], reason=data["reason"])
+        item = workflow.escalate_item(
+            self._item(), actor=user_of(request), to_queue=data["queue"], reason=data["reason"]
+        )
         return self._done(request, item)
 
     @extend_schema(request=SnoozeIn, responses=WorkItemOut)
     @action(detail=True, methods=["post"])
     def snooze(self, request: Request, id: str) -> Response:
         data = _valid(SnoozeIn, request)
-        item = workflow.snooze_item(self._item(), actor=request.user, until=data["until"], note=data["note"])
+        item = workflow.snooze_item(self._item(), actor=user_of(request), until=data["until"], note=data["note"])
         return self._done(request, item)
 
     @extend_schema(request=ReassignIn, responses=WorkItemOut)
@@ -147,7 +171,7 @@ class WorkItemViewSet(AuditedReadMixin, mixins.ListModelMixin, mixins.RetrieveMo
         to_user = User.objects.filter(public_id=data["user"], is_active=True).first()
         if to_user is None:
             raise serializers.ValidationError({"user": ["No such active user."]})
-        item = workflow.reassign_item(self._item(), actor=request.user, to_user=to_user, note=data["note"])
+        item = workflow.reassign_item(self._item(), actor=user_of(request), to_user=to_user, note=data["note"])
         return self._done(request, item)
 
 

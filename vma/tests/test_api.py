@@ -26,7 +26,9 @@ def partner(practice):
 
 
 def token_client(user, scopes, *, days=30):
-    token, raw = create_token(name="Lab", user=user, scopes=scopes, expires_at=timezone.now() + timedelta(days=days), created_by=None)
+    token, raw = create_token(
+        name="Lab", user=user, scopes=scopes, expires_at=timezone.now() + timedelta(days=days), created_by=None
+    )
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     return client, token, raw
@@ -44,7 +46,7 @@ def test_token_is_stored_hashed_and_works(partner, patient, other_patient):
 
 @pytest.mark.parametrize("state", ["expired", "revoked", "garbage"])
 def test_bad_tokens_are_refused_alike(partner, state):
-    client, token, raw = token_client(partner, ["patients:read"])
+    client, token, _raw = token_client(partner, ["patients:read"])
     if state == "expired":
         ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     elif state == "revoked":
@@ -64,14 +66,27 @@ def test_scope_limits_a_token_even_when_the_role_allows(partner, patient):
 
 def test_unknown_scope_is_refused(partner):
     with pytest.raises(ValueError, match="Unknown scopes"):
-        create_token(name="x", user=partner, scopes=["everything"], expires_at=timezone.now() + timedelta(days=1), created_by=None)
+        create_token(
+            name="x",
+            user=partner,
+            scopes=["everything"],
+            expires_at=timezone.now() + timedelta(days=1),
+            created_by=None,
+        )
 
 
 def test_validation_errors_are_400_with_field_messages(client, practice):
     client.force_login(practice.users[Role.FRONT_OFFICE])
     response = client.post(
         reverse("api-patient-list"),
-        {"mrn": "bad mrn!", "first_name": "", "last_name": "X", "date_of_birth": "31/31/1990", "sex": "Q", "care_team": str(practice.other_team.public_id)},
+        {
+            "mrn": "bad mrn!",
+            "first_name": "",
+            "last_name": "X",
+            "date_of_birth": "31/31/1990",
+            "sex": "Q",
+            "care_team": str(practice.other_team.public_id),
+        },
         content_type="application/json",
     )
     assert response.status_code == 400
@@ -97,7 +112,11 @@ def test_unknown_patient_in_body_answers_like_another_teams(client, practice, ot
     payer = PayerFactory()
     answers = []
     for pid in (other_patient.public_id, "00000000-0000-0000-0000-000000000000"):
-        r = client.post(reverse("api-coverage-list"), {"patient": str(pid), "payer": payer.payer_id, "member_id": "AB123"}, content_type="application/json")
+        r = client.post(
+            reverse("api-coverage-list"),
+            {"patient": str(pid), "payer": payer.payer_id, "member_id": "AB123"},
+            content_type="application/json",
+        )
         answers.append((r.status_code, r.json().get("patient")))
     assert answers[0] == answers[1] == (400, ["No such patient."])
 
@@ -119,11 +138,19 @@ def test_work_item_actions_over_api(client, practice, patient):
     client.force_login(practice.users[Role.FRONT_OFFICE])
     claimed = client.post(reverse("api-workitem-claim-next"), {}, content_type="application/json")
     assert claimed.status_code == 200 and claimed.json()["id"] == str(item.public_id)
-    refused = client.post(reverse("api-workitem-complete", args=[item.public_id]), {"note": ""}, content_type="application/json")
+    refused = client.post(
+        reverse("api-workitem-complete", args=[item.public_id]), {"note": ""}, content_type="application/json"
+    )
     assert refused.status_code == 400 and "note" in refused.json()
-    done = client.post(reverse("api-workitem-complete", args=[item.public_id]), {"note": "Called back"}, content_type="application/json")
+    done = client.post(
+        reverse("api-workitem-complete", args=[item.public_id]),
+        {"note": "Called back"},
+        content_type="application/json",
+    )
     assert done.status_code == 200 and done.json()["status"] == "done"
-    again = client.post(reverse("api-workitem-complete", args=[item.public_id]), {"note": "again"}, content_type="application/json")
+    again = client.post(
+        reverse("api-workitem-complete", args=[item.public_id]), {"note": "again"}, content_type="application/json"
+    )
     assert again.status_code == 409 and "already done" in again.json()["detail"]
     assert client.post(reverse("api-workitem-claim-next"), {}, content_type="application/json").status_code == 204
 

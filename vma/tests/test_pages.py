@@ -92,7 +92,11 @@ def test_claim_next_with_empty_queue_says_so(client, practice):
 def test_escalating_away_returns_to_the_list(client, practice, patient):
     item, _ = workflow.open_work_item(kind="patients.callback", subject=patient, patient=patient, title="Call back")
     client.force_login(practice.users[Role.FRONT_OFFICE])
-    r = client.post(reverse("work_item_action", args=[item.public_id, "escalate"]), {"queue": "nurse", "reason": "Chest pain"}, HTTP_HX_REQUEST="true")
+    r = client.post(
+        reverse("work_item_action", args=[item.public_id, "escalate"]),
+        {"queue": "nurse", "reason": "Chest pain"},
+        HTTP_HX_REQUEST="true",
+    )
     assert r.status_code == 204 and r["HX-Redirect"] == "/queue/"
 
 
@@ -126,15 +130,28 @@ def test_healthz_reports_stale_canary_as_503(client, db):
 
 
 def _manage(*args, env):
-    base = {k: v for k, v in os.environ.items() if k not in {"PYTEST_VERSION", "VMA_TESTING", "DEBUG", "SECRET_KEY", "PYTEST_CURRENT_TEST"}}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120)
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"PYTEST_VERSION", "VMA_TESTING", "DEBUG", "SECRET_KEY", "PYTEST_CURRENT_TEST"}
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_production_settings_pass_check_deploy():
     result = _manage(
-        "check", "--deploy", "--fail-level", "WARNING",
-        env={"SECRET_KEY": "x" * 20 + "production-secret-key-for-the-check-0123456789", "ALLOWED_HOSTS": "portal.example.org",
-             "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/vma", "REDIS_URL": "redis://127.0.0.1:6379/9"},
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env={
+            "SECRET_KEY": "x" * 20 + "production-secret-key-for-the-check-0123456789",
+            "ALLOWED_HOSTS": "portal.example.org",
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/vma",
+            "REDIS_URL": "redis://127.0.0.1:6379/9",
+        },
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout

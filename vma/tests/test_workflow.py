@@ -20,7 +20,9 @@ S = WorkItem.Status
 
 
 def open_item(patient, *, title="Call back", queue=None, **kw):
-    item, _ = workflow.open_work_item(kind="patients.callback", subject=patient, patient=patient, title=title, queue=queue, **kw)
+    item, _ = workflow.open_work_item(
+        kind="patients.callback", subject=patient, patient=patient, title=title, queue=queue, **kw
+    )
     return item
 
 
@@ -38,7 +40,9 @@ ACTIONS = {
     S.CLAIMED: lambda item, user: workflow.claim_item(item, actor=user),
     S.OPEN: lambda item, user: workflow.release_item(item, actor=user),
     S.DONE: lambda item, user: workflow.complete_item(item, actor=user, note="Done"),
-    S.ESCALATED: lambda item, user: workflow.escalate_item(item, actor=user, to_queue=Role.FRONT_OFFICE, reason="Needs review"),
+    S.ESCALATED: lambda item, user: workflow.escalate_item(
+        item, actor=user, to_queue=Role.FRONT_OFFICE, reason="Needs review"
+    ),
     S.WAITING: lambda item, user: workflow.snooze_item(item, actor=user, until=timezone.now() + timedelta(hours=2)),
     S.CANCELLED: lambda item, user: workflow.cancel_item(item, actor=user, reason="Duplicate"),
 }
@@ -70,13 +74,17 @@ def test_every_pair_follows_the_table(practice, patient, source, target):
 
 def test_open_is_idempotent_per_kind_and_subject(practice, patient):
     first, created = workflow.open_work_item(kind="patients.callback", subject=patient, patient=patient, title="A")
-    second, created_again = workflow.open_work_item(kind="patients.callback", subject=patient, patient=patient, title="B")
+    second, created_again = workflow.open_work_item(
+        kind="patients.callback", subject=patient, patient=patient, title="B"
+    )
     assert created and not created_again
     assert first.pk == second.pk
     assert WorkItem.objects.filter(kind="patients.callback").count() == 1
     # Once closed, a new one may open for the same subject.
     workflow.complete_item(first, actor=practice.users[Role.FRONT_OFFICE], note="Called")
-    third, created_third = workflow.open_work_item(kind="patients.callback", subject=patient, patient=patient, title="C")
+    third, created_third = workflow.open_work_item(
+        kind="patients.callback", subject=patient, patient=patient, title="C"
+    )
     assert created_third and third.pk != first.pk
 
 
@@ -134,7 +142,9 @@ def test_no_permission_is_refused(practice, patient, other_patient):
 def test_escalation_notifies_after_commit(practice, patient, django_capture_on_commit_callbacks):
     item = open_item(patient)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        moved = workflow.escalate_item(item, actor=practice.users[Role.FRONT_OFFICE], to_queue=Role.NURSE, reason="Chest pain")
+        moved = workflow.escalate_item(
+            item, actor=practice.users[Role.FRONT_OFFICE], to_queue=Role.NURSE, reason="Chest pain"
+        )
     assert moved.queue == Role.NURSE and moved.status == S.ESCALATED
     assert OutboxMessage.objects.filter(handler="vma.notify_escalation", status="pending").count() == 1
     assert len(callbacks) == 1  # the doorbell rings only after commit
@@ -230,7 +240,9 @@ def test_concurrent_opens_yield_one_item(practice):
     patient = PatientFactory(care_team=practice.team)
     results, errors = _run_threads(
         10,
-        lambda i: workflow.open_work_item(kind="patients.callback", subject=patient, patient=patient, title=f"t{i}")[0].pk,
+        lambda i: (
+            workflow.open_work_item(kind="patients.callback", subject=patient, patient=patient, title=f"t{i}")[0].pk
+        ),
     )
     assert not errors, errors
     assert len(set(results)) == 1

@@ -24,8 +24,12 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"No active user {o['username']!r}.")
         try:
-            token, raw = create_token(
-                name=o["name"], user=user, scopes=o["scopes"], expires_at=timezone.now() + timedelta(days=o["days"]), created_by=None
+            _token, raw = create_token(
+                name=o["name"],
+                user=user,
+                scopes=o["scopes"],
+                expires_at=timezone.now() + timedelta(days=o["days"]),
+                created_by=None,
             )
         except ValueError as exc:
             raise CommandError(str(exc)) from exc

@@ -20,7 +20,7 @@ from vma.models import CareTeam, User, WorkItem
 from vma.roles import Role
 from vma.validators import npi_check_digit
 
-DEMO_PASSWORD = "Demo-Clinic-2026"
+DEMO_PASSWORD = "Demo-Clinic-2026"  # noqa: S105 - the synthetic demo clinic's published password
 SEED = 2026
 
 STAFF: list[tuple[str, str, str, str, str]] = [
@@ -59,7 +59,13 @@ PAYERS = [
 ]
 # Member-id endings the simulated payer answers with a specific case (see eligibility/x12/simulator.py).
 SPECIAL_ENDINGS = ["72", "73", "75", "58", "42", "06", "07", "98"]
-VISIT_TYPES = [("New patient visit", 40), ("Follow-up", 20), ("Annual wellness", 30), ("Sick visit", 20), ("Telehealth follow-up", 20)]
+VISIT_TYPES = [
+    ("New patient visit", 40),
+    ("Follow-up", 20),
+    ("Annual wellness", 30),
+    ("Sick visit", 20),
+    ("Telehealth follow-up", 20),
+]
 
 
 def make_npi(rng: random.Random) -> str:
@@ -91,8 +97,12 @@ class Command(BaseCommand):
         users: dict[str, User] = {}
         for username, first, last, role, creds in STAFF:
             user = User(
-                username=username, first_name=first, last_name=last, credentials=creds,
-                email=f"{username}@demo-clinic.invalid", is_staff=role == Role.ADMIN,
+                username=username,
+                first_name=first,
+                last_name=last,
+                credentials=creds,
+                email=f"{username}@demo-clinic.invalid",
+                is_staff=role == Role.ADMIN,
                 npi=make_npi(rng) if role == Role.PROVIDER else "",
             )
             user.set_password(DEMO_PASSWORD)
@@ -110,7 +120,9 @@ class Command(BaseCommand):
             for lead in leads:
                 add_to_care_team(users[username], teams[lead])
 
-        payers = [Payer.objects.create(name=n, payer_id=i, requires_referral=r, timely_filing_days=d) for n, i, r, d in PAYERS]
+        payers = [
+            Payer.objects.create(name=n, payer_id=i, requires_referral=r, timely_filing_days=d) for n, i, r, d in PAYERS
+        ]
 
         today = timezone.localdate()
         patients = []
@@ -120,11 +132,18 @@ class Command(BaseCommand):
             age_days = rng.randint(2 * 365, 92 * 365)
             patients.append(
                 Patient(
-                    mrn=f"MRN{100000 + i}", first_name=first, last_name=fake.last_name(),
-                    date_of_birth=today - timedelta(days=age_days), sex=sex,
-                    phone=f"555-01{rng.randint(0, 99):02d}", email=f"patient{i}@example.invalid",
-                    address_line=fake.street_address(), city=fake.city(), state=fake.state_abbr(),
-                    postal_code=fake.zipcode(), preferred_channel=rng.choice(list(Patient.Channel.values)),
+                    mrn=f"MRN{100000 + i}",
+                    first_name=first,
+                    last_name=fake.last_name(),
+                    date_of_birth=today - timedelta(days=age_days),
+                    sex=sex,
+                    phone=f"555-01{rng.randint(0, 99):02d}",
+                    email=f"patient{i}@example.invalid",
+                    address_line=fake.street_address(),
+                    city=fake.city(),
+                    state=fake.state_abbr(),
+                    postal_code=fake.zipcode(),
+                    preferred_channel=rng.choice(list(Patient.Channel.values)),
                     language=rng.choices(["English", "Spanish", "Vietnamese", "Mandarin"], [80, 14, 3, 3])[0],
                     care_team=list(teams.values())[i % 3],
                 )
@@ -141,14 +160,26 @@ class Command(BaseCommand):
             ending = SPECIAL_ENDINGS[i % len(SPECIAL_ENDINGS)] if i % 25 == 0 else f"{rng.randint(10, 97):02d}"
             member_id = f"{payer.payer_id[:2]}{rng.randint(1000000, 9999999)}{ending}"
             coverages.append(
-                Coverage(patient=p, payer=payer, rank=1, member_id=member_id, group_number=f"G{rng.randint(1000, 9999)}",
-                         plan_name=f"{payer.name} PPO", plan_begin=year_start)
+                Coverage(
+                    patient=p,
+                    payer=payer,
+                    rank=1,
+                    member_id=member_id,
+                    group_number=f"G{rng.randint(1000, 9999)}",
+                    plan_name=f"{payer.name} PPO",
+                    plan_begin=year_start,
+                )
             )
             if rng.random() < 0.12:
                 second = rng.choice([x for x in payers if x != payer])
                 coverages.append(
-                    Coverage(patient=p, payer=second, rank=2, member_id=f"{second.payer_id[:2]}{rng.randint(1000000, 9999999)}{rng.randint(10, 97)}",
-                             plan_begin=year_start)
+                    Coverage(
+                        patient=p,
+                        payer=second,
+                        rank=2,
+                        member_id=f"{second.payer_id[:2]}{rng.randint(1000000, 9999999)}{rng.randint(10, 97)}",
+                        plan_begin=year_start,
+                    )
                 )
         Coverage.objects.bulk_create(coverages, batch_size=500)
 
@@ -165,9 +196,15 @@ class Command(BaseCommand):
                     visit, minutes = rng.choice(VISIT_TYPES)
                     appointments.append(
                         Appointment(
-                            patient=rng.choice(by_team[team.pk]), provider=provider,
-                            start_at=timezone.make_aware(slot), duration_minutes=minutes, visit_type=visit,
-                            telehealth=visit.startswith("Telehealth"), reason=rng.choice(["", "Follow-up of blood pressure", "Cough", "Medication review", "Annual physical"]),
+                            patient=rng.choice(by_team[team.pk]),
+                            provider=provider,
+                            start_at=timezone.make_aware(slot),
+                            duration_minutes=minutes,
+                            visit_type=visit,
+                            telehealth=visit.startswith("Telehealth"),
+                            reason=rng.choice(
+                                ["", "Follow-up of blood pressure", "Cough", "Medication review", "Annual physical"]
+                            ),
                         )
                     )
                     slot += timedelta(minutes=minutes)
@@ -175,8 +212,11 @@ class Command(BaseCommand):
                         slot = datetime.combine(day, time(13, 0))
         Appointment.objects.bulk_create(appointments, batch_size=500)
         audit.append(
-            kind="write", action="seed_demo", target="demo clinic",
-            patient_ids=[p.pk for p in patients], detail={"patients": len(patients), "appointments": len(appointments)},
+            kind="write",
+            action="seed_demo",
+            target="demo clinic",
+            patient_ids=[p.pk for p in patients],
+            detail={"patients": len(patients), "appointments": len(appointments)},
         )
 
         # Open work: self-pay patients with visits, call-backs, documents to index.
@@ -185,34 +225,49 @@ class Command(BaseCommand):
         for p in patients:
             if p.pk not in with_coverage:
                 workflow.open_work_item(
-                    kind="patients.coverage_review", subject=p, patient=p, title=f"No coverage on file: {p.last_name}",
+                    kind="patients.coverage_review",
+                    subject=p,
+                    patient=p,
+                    title=f"No coverage on file: {p.last_name}",
                     detail="Confirm self-pay or collect insurance before the next visit.",
                     due_at=now + timedelta(hours=rng.randint(-30, 48)),
                 )
         for p in rng.sample(patients, min(40, len(patients))):
             workflow.open_work_item(
-                kind="patients.callback", subject=p, patient=p, title=f"Call back {p.first_name} {p.last_name}",
-                detail=rng.choice(["Question about a bill", "Wants to reschedule", "Asks for lab results", "Form to be completed"]),
-                due_at=now + timedelta(hours=rng.randint(-6, 24)), priority=rng.choice([2, 3, 3, 4]),
+                kind="patients.callback",
+                subject=p,
+                patient=p,
+                title=f"Call back {p.first_name} {p.last_name}",
+                detail=rng.choice(
+                    ["Question about a bill", "Wants to reschedule", "Asks for lab results", "Form to be completed"]
+                ),
+                due_at=now + timedelta(hours=rng.randint(-6, 24)),
+                priority=rng.choice([2, 3, 3, 4]),
             )
         for p in rng.sample(patients, min(25, len(patients))):
             workflow.open_work_item(
-                kind="patients.document_index", subject=p, patient=p, title=f"Index faxed document for {p.last_name}",
+                kind="patients.document_index",
+                subject=p,
+                patient=p,
+                title=f"Index faxed document for {p.last_name}",
                 detail=rng.choice(["Outside lab results", "ER discharge summary", "Consult note from cardiology"]),
                 due_at=now + timedelta(hours=rng.randint(-4, 12)),
             )
         # A little history, so queue health shows a median time to close.
-        for item in list(WorkItem.objects.filter(kind="patients.callback").order_by("id")[:6]):
+        okafor_team = teams["np.okafor"].pk
+        for item in list(
+            WorkItem.objects.filter(kind="patients.callback").select_related("patient").order_by("id")[:6]
+        ):
             item.created_at = now - timedelta(hours=rng.randint(2, 30))
             item.save(update_fields=["created_at"])
+            team_id = item.patient.care_team_id if item.patient is not None else None
+            worker = users["fo.ben"] if team_id == okafor_team else users["fo.amy"]
             workflow.complete_item(
-                workflow.claim_item(item, actor=users["fo.amy"] if item.patient.care_team_id != teams["np.okafor"].pk else users["fo.ben"]),
-                actor=users["fo.amy"] if item.patient.care_team_id != teams["np.okafor"].pk else users["fo.ben"],
-                note="Called the patient; question answered.",
+                workflow.claim_item(item, actor=worker), actor=worker, note="Called the patient; question answered."
             )
 
     def _print_logins(self) -> None:
-        self.stdout.write("\nDemo clinic logins (password for all: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"\nDemo clinic logins (password for all: {DEMO_PASSWORD}):")
         for username, first, last, role, _creds in STAFF:
             self.stdout.write(f"  {username:<12} {first} {last:<10} {Role(role).label}")
         self.stdout.write("Open http://127.0.0.1:8000 and sign in.\n")

@@ -13,5 +13,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         report = verify_chain()
         if not report.ok:
-            raise CommandError(f"Audit chain BROKEN at event #{report.broken_at}: {report.reason} ({report.checked} events verified before it).", returncode=1)
+            raise CommandError(
+                f"Audit chain BROKEN at event #{report.broken_at}: {report.reason} ({report.checked} events verified before it).",
+                returncode=1,
+            )
         self.stdout.write(f"Audit chain intact: {report.checked} events verified.")
