@@ -268,15 +268,8 @@ def healthz(request: AuthedHttpRequest) -> JsonResponse:
         checks["database"] = {"ok": False, "error": type(exc).__name__}
     checks["broker"] = _broker_check()
     if checks["database"]["ok"]:
-        from django_celery_beat.models import PeriodicTask
-
-        last_tick = (
-            PeriodicTask.objects.exclude(last_run_at=None)
-            .order_by("-last_run_at")
-            .values_list("last_run_at", flat=True)
-            .first()
-        )
-        canary = Heartbeat.objects.filter(name="canary").values_list("seen_at", flat=True).first()
+        beats = dict(Heartbeat.objects.filter(name__in=["beat", "canary"]).values_list("name", "seen_at"))
+        last_tick, canary = beats.get("beat"), beats.get("canary")
         for name, seen in (("beat", last_tick), ("canary", canary)):
             age = (now - seen).total_seconds() if seen else None
             checks[name] = {
