@@ -201,6 +201,22 @@ class WorkItem(models.Model):
     def audit_patient_id(self) -> int | None:
         return self.patient_id
 
+    def subject_url(self) -> str | None:
+        """A link to the thing to work on: the kind's own page, or the patient's chart."""
+        from django.urls import reverse
+
+        from .workqueue import get_kind
+
+        try:
+            builder = get_kind(self.kind).subject_url
+        except LookupError:
+            builder = None
+        if builder is not None:
+            return builder(self)
+        if self.patient is not None:
+            return reverse("patient_detail", args=[self.patient.public_id])
+        return None
+
 
 class WorkItemEvent(models.Model):
     """The history of a work item: who moved it, when, from what to what, and why."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .roles import Role
 
@@ -17,6 +19,8 @@ class WorkKind:
     priority: int = 3
     # Who gets an overdue item; by default it stays in its queue, raised to urgent.
     overdue_queue: str | None = None
+    # Where the item's subject is worked (given the item); default: the patient's chart.
+    subject_url: Callable[[Any], str] | None = None
 
 
 _KINDS: dict[str, WorkKind] = {}

@@ -169,3 +169,27 @@ def test_malformed_settings_are_refused(env, message):
     result = _manage("check", env=env)
     assert result.returncode != 0
     assert message in result.stderr
+
+
+def test_item_page_links_patient_and_subject(client, practice, patient):
+    item, _ = workflow.open_work_item(kind="patients.callback", subject=patient, patient=patient, title="Call back")
+    client.force_login(practice.users[Role.FRONT_OFFICE])
+    body = client.get(reverse("work_item", args=[item.public_id])).content.decode()
+    assert f'href="/patients/{patient.public_id}/"' in body
+    assert 'id="item-subject"' in body
+
+
+def test_queue_health_counts(client, practice):
+    make_items(practice.team, 3)
+    late = WorkItem.objects.first()
+    WorkItem.objects.filter(pk=late.pk).update(due_at=timezone.now() - timedelta(hours=2))
+    done = WorkItem.objects.exclude(pk=late.pk).first()
+    WorkItem.objects.filter(pk=done.pk).update(created_at=timezone.now() - timedelta(minutes=90))
+    workflow.complete_item(done, actor=practice.users[Role.FRONT_OFFICE], note="Called")
+    client.force_login(practice.users[Role.MANAGER])
+    response = client.get(reverse("queue_health"))
+    rows = {(r.kind, r.queue): r for r in response.context["rows"]}
+    row = rows[("patients.callback", "front_office")]
+    assert (row.open, row.overdue) == (2, 1)
+    assert row.median_close_minutes is not None and 85 <= row.median_close_minutes <= 95
+    assert response.context["totals"]["overdue"] == 1
