@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.http import HttpRequest
 from django.utils import timezone
+from guardian.admin import GuardedModelAdmin
 
 from .access import API_SCOPES
 from .api.auth import create_token
@@ -26,7 +27,9 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(CareTeam)
-class CareTeamAdmin(admin.ModelAdmin):
+class CareTeamAdmin(GuardedModelAdmin):
+    """Membership is the guardian permission `access_panel` (the "Object permissions" button)."""
+
     list_display = ("name", "provider", "created_at")
 
 

@@ -181,3 +181,24 @@ def test_schema_and_docs_served_offline(client, practice):
     assert "/api/v1/work-items/claim-next/" in schema.content.decode()
     docs = client.get(reverse("api_docs")).content.decode()
     assert "swagger-ui" in docs and "cdn.jsdelivr" not in docs  # sidecar assets, no internet
+
+
+def test_admin_creates_token_and_sees_secret_once(client, practice, partner):
+    admin_user = practice.users[Role.ADMIN]
+    admin_user.is_staff = True
+    admin_user.save(update_fields=["is_staff"])
+    client.force_login(admin_user)
+    response = client.post(
+        reverse("admin:vma_apitoken_add"),
+        {"name": "Lab feed", "user": partner.pk, "scopes": ["patients:read"], "expires_at": "2099-01-01 00:00:00"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    shown = [str(m) for m in response.context["messages"] if "shown only once" in str(m)]
+    assert len(shown) == 1
+    raw = shown[0].rsplit(" ", 1)[-1]
+    token = ApiToken.objects.get(name="Lab feed")
+    assert token.key_hash == ApiToken.hash_key(raw) and token.created_by == admin_user
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert api.get(reverse("api-patient-list")).status_code == 200
