@@ -1,0 +1,9 @@
+"""App config for billing."""
+
+from django.apps import AppConfig
+
+
+class BillingConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "billing"
+    verbose_name = "Billing and remittance"

@@ -1,0 +1,1 @@
+"""parse_835 and other billing commands."""
