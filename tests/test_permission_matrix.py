@@ -74,6 +74,12 @@ def _teammate(practice: Any, user: Any) -> Any:
     return mate
 
 
+def _eligibility_check(practice: Any, own: bool) -> Any:
+    from eligibility.workflow import request_check
+
+    return request_check(CoverageFactory(patient=_patient(practice, own)), service_date=timezone.localdate())
+
+
 def _download(practice: Any, user: Any, own: bool) -> Case:
     patient, doc = _document(practice, own)
     return Case("get", reverse("document_download", args=[patient.public_id, doc.public_id]))
@@ -252,18 +258,67 @@ ENDPOINTS: dict[str, tuple[str | None, bool, list[Builder]]] = {
     "api_schema": (None, False, [lambda p, u, o: Case("get", reverse("api_schema"))]),
     "api_docs": (None, False, [lambda p, u, o: Case("get", reverse("api_docs"))]),
     "api_redoc": (None, False, [lambda p, u, o: Case("get", reverse("api_redoc"))]),
+    "eligibility_tomorrow": (
+        "patients.view_coverage",
+        False,
+        [lambda p, u, o: Case("get", reverse("eligibility_tomorrow"))],
+    ),
+    "eligibility_panel": (
+        "patients.view_coverage",
+        True,
+        [lambda p, u, o: Case("get", reverse("eligibility_panel", args=[_patient(p, o).public_id]))],
+    ),
+    "eligibility_check_now": (
+        "patients.view_coverage",
+        True,
+        [
+            lambda p, u, o: Case(
+                "post", reverse("eligibility_check_now", args=[CoverageFactory(patient=_patient(p, o)).public_id])
+            )
+        ],
+    ),
+    "api-eligibilitycheck-list": (
+        "patients.view_coverage",
+        False,
+        [lambda p, u, o: Case("get", reverse("api-eligibilitycheck-list"))],
+    ),
+    "api-eligibilitycheck-create": (
+        "patients.view_coverage",
+        True,
+        [
+            lambda p, u, o: Case(
+                "post",
+                reverse("api-eligibilitycheck-list"),
+                {"coverage": str(CoverageFactory(patient=_patient(p, o)).public_id)},
+                json=True,
+            )
+        ],
+    ),
+    "api-eligibilitycheck-detail": (
+        "patients.view_coverage",
+        True,
+        [
+            lambda p, u, o: Case(
+                "get", reverse("api-eligibilitycheck-detail", args=[_eligibility_check(p, o).public_id])
+            )
+        ],
+    ),
     "admin:index": ("is_staff", False, [lambda p, u, o: Case("get", reverse("admin:index"))]),
 }
 # Open to everyone by design: signing in and out, and the health probe (no patient data).
 PUBLIC = {"login", "logout", "healthz"}
 # Endpoints whose object is named in the body rather than the URL.
-BODY_REFERENCES = {"api-coverage-create"}
+BODY_REFERENCES = {
+    "api-coverage-create": {"patient": ["No such patient."]},
+    "api-eligibilitycheck-create": {"coverage": ["No such coverage."]},
+}
 # Router names that stand for several entries above (list/detail serve reads and writes).
 ROUTER_ALIASES = {
     "api-patient-list": ["api-patient-list", "api-patient-create"],
     "api-patient-detail": ["api-patient-detail", "api-patient-update"],
     "api-coverage-list": ["api-coverage-list", "api-coverage-create"],
     "api-coverage-detail": ["api-coverage-detail", "api-coverage-update"],
+    "api-eligibilitycheck-list": ["api-eligibilitycheck-list", "api-eligibilitycheck-create"],
 }
 
 
@@ -346,7 +401,7 @@ def test_role_endpoint_matrix(client, practice, name, index, role, own, settings
         # Another team's record: the same answer as a record that does not exist.
         if name in BODY_REFERENCES:
             # The id is in the request body: a field error, identical to an unknown id's.
-            assert response.status_code == 400 and response.json() == {"patient": ["No such patient."]}
+            assert response.status_code == 400 and response.json() == BODY_REFERENCES[name]
         else:
             assert response.status_code == 404, response.status_code
     else:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import kombu.pools
 import redis
 from django.conf import settings
 from django.db import connection
@@ -197,16 +198,14 @@ def celery_broker(url: str) -> Iterator[None]:
     """Point this process's Celery app (what the web side publishes with) at another broker.
 
     The broker URL is read from settings at import time, and the app caches its connection and
-    producer pools, so both are closed and dropped on the way in and on the way out.
+    producer pools (kombu keeps them in process-wide registries too), so on the way in and on the
+    way out every pool is closed and forgotten, and the next publish opens fresh ones.
     """
     original = celery_app.conf.broker_url
 
     def switch(to: str) -> None:
-        if celery_app.amqp._producer_pool is not None:
-            celery_app.amqp._producer_pool.force_close_all()
+        kombu.pools.reset()
         celery_app.amqp._producer_pool = None
-        if celery_app._pool is not None:
-            celery_app._pool.force_close_all()
         celery_app._pool = None
         celery_app.conf.broker_url = to
 
@@ -226,10 +225,13 @@ def queued_messages(broker_url: str, queue: str = "celery") -> int:
 
 
 def purge_queue(broker_url: str, queue: str = "celery") -> None:
-    """Drop messages left in the queue by an earlier run (or lost on purpose by a test)."""
+    """Drop messages left in the queue by an earlier run (or lost on purpose by a test).
+
+    The unacked ones go too: a worker would put them back into the queue an hour later.
+    """
     client = redis.Redis.from_url(broker_url)
     try:
-        client.delete(queue)
+        client.delete(queue, "unacked", "unacked_index", "unacked_mutex")
     finally:
         client.close()
 

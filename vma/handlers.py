@@ -9,7 +9,7 @@ from django.core.mail import send_mail
 
 from .access import panel_ids
 from .models import Notification, User, WorkItem
-from .outbox import handler
+from .outbox import enqueue, handler
 
 
 @handler("vma.notify_escalation")
@@ -31,10 +31,17 @@ def notify_escalation(payload: dict[str, Any]) -> None:
         if created and user.email:
             emails.append(user.email)
     if emails:
-        send_mail(
-            subject="VMA Portal: an item was escalated to your queue",
-            message="An item was escalated to your queue. Sign in to VMA Portal to see it.",
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=emails,
-            fail_silently=False,
-        )
+        # Its own message: a mail server outage must not hold back the in-app notices above.
+        enqueue("vma.email_notice", {"to": sorted(emails)}, key=f"email:{key}")
+
+
+@handler("vma.email_notice")
+def email_notice(payload: dict[str, Any]) -> None:
+    # No patient data in email: the message only says to sign in.
+    send_mail(
+        subject="VMA Portal: an item was escalated to your queue",
+        message="An item was escalated to your queue. Sign in to VMA Portal to see it.",
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=payload["to"],
+        fail_silently=False,
+    )

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from .models import OutboxMessage
@@ -71,7 +71,14 @@ def claim(message_id: int) -> OutboxMessage | None:
         Q(status=OutboxMessage.Status.PENDING) | Q(status=OutboxMessage.Status.RUNNING, lease_until__lt=now),
         pk=message_id,
         due_at__lte=now,
-    ).update(status=OutboxMessage.Status.RUNNING, lease_until=now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS))
+        attempts__lt=F("max_attempts"),
+    ).update(
+        # Counted at claim, not at the end: a handler that kills its worker still uses up an
+        # attempt, so it ends FAILED with a work item instead of being retried forever.
+        status=OutboxMessage.Status.RUNNING,
+        lease_until=now + timedelta(seconds=settings.OUTBOX_LEASE_SECONDS),
+        attempts=F("attempts") + 1,
+    )
     if not claimed:
         return None
     return OutboxMessage.objects.get(pk=message_id)
@@ -86,15 +93,14 @@ def deliver(message_id: int) -> str:
         with transaction.atomic():
             get_handler(msg.handler)(msg.payload)
             OutboxMessage.objects.filter(pk=msg.pk).update(
-                status=OutboxMessage.Status.DONE, done_at=timezone.now(), attempts=msg.attempts + 1, lease_until=None
+                status=OutboxMessage.Status.DONE, done_at=timezone.now(), lease_until=None
             )
     except Exception as exc:
-        attempts = msg.attempts + 1
+        attempts = msg.attempts
         failed = attempts >= msg.max_attempts
         backoff = timedelta(seconds=min(3600, 15 * 2 ** (attempts - 1)))
         OutboxMessage.objects.filter(pk=msg.pk).update(
             status=OutboxMessage.Status.FAILED if failed else OutboxMessage.Status.PENDING,
-            attempts=attempts,
             last_error=f"{type(exc).__name__}: {exc}"[:2000],
             due_at=timezone.now() + backoff,
             lease_until=None,
@@ -114,8 +120,27 @@ def _report_failure(msg: OutboxMessage, exc: Exception) -> None:
         kind="vma.outbox_failed",
         subject=msg,
         title=f"Background job failed: {msg.handler}",
-        detail=f"Gave up after {msg.attempts + 1} attempts. Last error: {type(exc).__name__}: {exc}",
+        detail=f"Gave up after {msg.attempts} attempts. Last error: {type(exc).__name__}: {exc}",
     )
+
+
+def fail_exhausted(now: datetime | None = None) -> int:
+    """A message whose every attempt died mid-run (worker killed, lease expired) gives up loudly."""
+    now = now or timezone.now()
+    count = 0
+    with transaction.atomic():
+        stuck = list(
+            OutboxMessage.objects.select_for_update(skip_locked=True).filter(
+                status=OutboxMessage.Status.RUNNING, lease_until__lt=now, attempts__gte=F("max_attempts")
+            )[:100]
+        )
+        for msg in stuck:
+            msg.status, msg.lease_until = OutboxMessage.Status.FAILED, None
+            msg.last_error = msg.last_error or "Every attempt ended with its worker lost (killed or timed out)."
+            msg.save(update_fields=["status", "lease_until", "last_error"])
+            _report_failure(msg, RuntimeError(msg.last_error))
+            count += 1
+    return count
 
 
 def due_message_ids(limit: int = 500) -> list[int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
 from celery.signals import before_task_publish
@@ -24,6 +25,7 @@ def deliver_outbox(message_id: int) -> str:
 @shared_task(ignore_result=True)
 def sweep_outbox() -> int:
     """Re-send due outbox messages whose doorbell was lost (broker outage, killed worker)."""
+    outbox.fail_exhausted()
     ids = outbox.due_message_ids()
     for message_id in ids:
         outbox.publish(message_id)
@@ -47,9 +49,13 @@ def sweep_work_items() -> dict[str, int]:
 
 
 @before_task_publish.connect(dispatch_uid="vma.beat_tick")
-def _record_beat_tick(sender: str | None = None, **_: object) -> None:
-    """Only beat publishes the canary: its publish is the beat's tick, seen apart from the worker."""
-    if sender == "vma.tasks.canary":
+def _record_beat_tick(sender: str | None = None, headers: dict[str, Any] | None = None, **_: object) -> None:
+    """Beat's publish of the canary is its tick, seen apart from the worker that runs it.
+
+    django-celery-beat marks what it schedules with a `periodic_task_name` header, so a canary
+    sent by hand (a shell, a test) does not count as a tick.
+    """
+    if sender == "vma.tasks.canary" and (headers or {}).get("periodic_task_name"):
         try:
             _beat("beat")
         except Exception:  # a heartbeat must never stop the schedule

@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from eligibility.api import EligibilityCheckViewSet
 from patients.api import CoverageViewSet, PatientViewSet
 
 from . import views
@@ -16,6 +17,7 @@ router.include_root_view = False
 router.register("patients", PatientViewSet, basename="api-patient")
 router.register("coverages", CoverageViewSet, basename="api-coverage")
 router.register("work-items", WorkItemViewSet, basename="api-workitem")
+router.register("eligibility-checks", EligibilityCheckViewSet, basename="api-eligibilitycheck")
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -28,6 +30,7 @@ urlpatterns = [
     path("queue/health/", views.queue_health_view, name="queue_health"),
     path("audit/", views.audit_trail, name="audit_trail"),
     path("patients/", include("patients.urls")),
+    path("eligibility/", include("eligibility.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),

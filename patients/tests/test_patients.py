@@ -21,9 +21,27 @@ PDF = b"%PDF-1.4\n% synthetic test document\n"
 @pytest.fixture
 def people(practice):
     return {
-        "ana": PatientFactory(care_team=practice.team, first_name="Ana", last_name="Torres", date_of_birth=date(1980, 3, 9), mrn="MRN900001"),
-        "bo": PatientFactory(care_team=practice.team, first_name="Bo", last_name="Tanaka", date_of_birth=date(1975, 7, 1), mrn="MRN900002"),
-        "other": PatientFactory(care_team=practice.other_team, first_name="Ana", last_name="Torres", date_of_birth=date(1980, 3, 9), mrn="MRN900003"),
+        "ana": PatientFactory(
+            care_team=practice.team,
+            first_name="Ana",
+            last_name="Torres",
+            date_of_birth=date(1980, 3, 9),
+            mrn="MRN900001",
+        ),
+        "bo": PatientFactory(
+            care_team=practice.team,
+            first_name="Bo",
+            last_name="Tanaka",
+            date_of_birth=date(1975, 7, 1),
+            mrn="MRN900002",
+        ),
+        "other": PatientFactory(
+            care_team=practice.other_team,
+            first_name="Ana",
+            last_name="Torres",
+            date_of_birth=date(1980, 3, 9),
+            mrn="MRN900003",
+        ),
     }
 
 
@@ -55,7 +73,11 @@ def test_search_page_shows_only_own_patients(client, practice, people):
 def _upload(client, patient, name, content, content_type):
     return client.post(
         reverse("document_upload", args=[patient.public_id]),
-        {"category": "lab_result", "title": "CBC", "file": SimpleUploadedFile(name, content, content_type=content_type)},
+        {
+            "category": "lab_result",
+            "title": "CBC",
+            "file": SimpleUploadedFile(name, content, content_type=content_type),
+        },
         follow=True,
     )
 
@@ -80,7 +102,9 @@ def test_good_upload_is_filed_and_downloadable(client, practice, people, setting
         ("empty.pdf", b"", "The file is empty."),
     ],
 )
-def test_bad_upload_gets_a_clear_message_and_saves_nothing(client, practice, people, settings, tmp_path, name, content, message):
+def test_bad_upload_gets_a_clear_message_and_saves_nothing(
+    client, practice, people, settings, tmp_path, name, content, message
+):
     settings.MEDIA_ROOT = tmp_path
     client.force_login(practice.users[Role.CLINICAL_SUPPORT])
     r = _upload(client, people["ana"], name, content, "application/pdf")
