@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
-from guardian.shortcuts import assign_perm, get_objects_for_user, remove_perm
+from guardian.shortcuts import assign_perm, remove_perm
 
 from .roles import Role
 
@@ -104,15 +104,17 @@ def panel_ids(user: User) -> list[int]:
     cached = getattr(user, "_panel_ids", None)
     if cached is not None:
         return cached
-    from .models import CareTeam
+    from .models import CareTeamUserObjectPermission
 
     if not user.is_authenticated or not user.is_active:
         ids: list[int] = []
     else:
-        teams = get_objects_for_user(
-            user, "vma.access_panel", klass=CareTeam, accept_global_perms=False, with_superuser=False
+        # The guardian grant read directly (one indexed query); teams are granted per user.
+        ids = sorted(
+            CareTeamUserObjectPermission.objects.filter(
+                user=user, permission__codename="access_panel", permission__content_type__app_label="vma"
+            ).values_list("content_object_id", flat=True)
         )
-        ids = sorted(teams.values_list("id", flat=True))
     user._panel_ids = ids  # type: ignore[attr-defined]
     return ids
 

@@ -169,6 +169,12 @@ class WorkItem(models.Model):
                 condition=Q(status__in=["open", "escalated"]),
                 name="workitem_claimable_idx",
             ),
+            # ... and across queues, for people with several roles (one ordered walk, not a sort).
+            models.Index(
+                fields=["priority", "due_at", "id"],
+                condition=Q(status__in=["open", "escalated"]),
+                name="workitem_claimable_all_idx",
+            ),
             models.Index(
                 fields=["assignee", "status"], condition=Q(status__in=["claimed", "waiting"]), name="workitem_mine_idx"
             ),

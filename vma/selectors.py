@@ -54,7 +54,9 @@ def queue_items(user: User, f: QueueFilters, *, now: datetime | None = None) -> 
     if f.view == "mine":
         qs = qs.filter(assignee=user, status__in=[S.CLAIMED, S.WAITING])
     elif f.view == "queue":
-        qs = qs.filter(status__in=[S.OPEN, S.ESCALATED])
+        # Name the queues again (visible_work_items ORs them with the assignee): a plain
+        # `queue IN (...)` lets PostgreSQL walk the claimable index in order and stop at a page.
+        qs = qs.filter(queue__in=user_queues(user), status__in=[S.OPEN, S.ESCALATED])
     else:
         qs = qs.filter(status__in=WorkItem.OPEN_STATES)
     if f.kind:

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from auditlog.context import disable_auditlog
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
-from . import outbox
+from . import audit, outbox
 from .access import panel_ids
 from .exceptions import ActionRefused, NotPermitted
-from .models import WorkItem, WorkItemEvent
+from .models import AuditEvent, WorkItem, WorkItemEvent
 from .roles import Role
 from .workqueue import get_kind
 
@@ -193,8 +194,20 @@ def claim_next(*, actor: User, queue: str | None = None, kind: str | None = None
     now = timezone.now()
     from_status = item.status
     item.status, item.assignee, item.claimed_at = S.CLAIMED, actor, now
-    item.save(update_fields=["status", "assignee", "claimed_at", "updated_at"])
+    # The hottest write of the portal: auditlog would re-read the locked row and take the audit
+    # chain's lock mid-transaction. Write the chained audit row ourselves, last, so that lock is
+    # held only until COMMIT and fifty claimers do not queue behind it.
+    with disable_auditlog():
+        item.save(update_fields=["status", "assignee", "claimed_at", "updated_at"])
     WorkItemEvent.objects.create(item=item, actor=actor, action="claim", from_status=from_status, to_status=S.CLAIMED)
+    audit.append(
+        kind=AuditEvent.Kind.WRITE,
+        action="vma.workitem.claim",
+        actor=actor,
+        target=f"vma.workitem:{item.pk}",
+        patient_ids=[item.patient_id] if item.patient_id else [],
+        detail={"fields": ["assignee", "claimed_at", "status"], "from": from_status},
+    )
     return item
 
 

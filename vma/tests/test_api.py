@@ -202,3 +202,21 @@ def test_admin_creates_token_and_sees_secret_once(client, practice, partner):
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert api.get(reverse("api-patient-list")).status_code == 200
+
+
+def test_writes_through_a_token_are_attributed_to_its_account(partner, patient, practice):
+    from auditlog.models import LogEntry
+    from django.contrib.auth.models import Group
+
+    from vma.models import AuditEvent
+
+    # A registration system's account: front-office rights.
+    partner.groups.set([Group.objects.get(name=Role.FRONT_OFFICE)])
+    client, _, _ = token_client(partner, ["patients:write", "patients:read"])
+    response = client.patch(
+        reverse("api-patient-detail", args=[patient.public_id]), {"phone": "555-0177"}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    entry = LogEntry.objects.get_for_object(patient).filter(action=LogEntry.Action.UPDATE).get()
+    assert entry.actor == partner
+    assert AuditEvent.objects.filter(kind="write", action="patients.patient.update", actor=partner).exists()

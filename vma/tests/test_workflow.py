@@ -110,6 +110,11 @@ def test_claim_next_respects_queue(practice, patient):
     billing_item = open_item(patient, queue=Role.BILLING)
     assert workflow.claim_next(actor=practice.users[Role.FRONT_OFFICE]) is None
     assert workflow.claim_next(actor=practice.users[Role.BILLING]).pk == billing_item.pk
+    # The claim is audited (written by claim_next itself, outside auditlog's signals).
+    from vma.models import AuditEvent
+
+    event = AuditEvent.objects.get(action="vma.workitem.claim")
+    assert event.actor == practice.users[Role.BILLING] and event.patient_ids == [patient.pk]
 
 
 def test_double_click_claim_is_harmless_and_others_are_refused(practice, patient):
