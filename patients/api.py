@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from vma.access import access_patient, accessible_patients, panel_ids
-from vma.api.mixins import AuditedReadMixin
+from vma.access import access_patient, panel_ids
+from vma.api.mixins import PatientDataViewSet
 from vma.api.pagination import CreatedCursorPagination, NameCursorPagination
 from vma.http import user_of
 from vma.models import CareTeam
@@ -134,20 +135,10 @@ class CoverageIn(serializers.ModelSerializer):
 @extend_schema_view(
     list=extend_schema(parameters=[OpenApiParameter("q", str, description="Name, date of birth or MRN")]),
 )
-class PatientViewSet(
-    AuditedReadMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,
-):
+class PatientViewSet(PatientDataViewSet):
     queryset = Patient.objects.none()  # for the schema; get_queryset() scopes every request
-    lookup_field = "public_id"
-    lookup_url_kwarg = "id"
     pagination_class = NameCursorPagination
     audit_action = "api.patients"
-    http_method_names = ["get", "post", "patch", "head", "options"]
     policy = {
         "read": P_READ,
         "list": P_READ,
@@ -179,26 +170,14 @@ class PatientViewSet(
         s = PatientIn(patient, data=request.data, partial=True, context={"request": request})
         s.is_valid(raise_exception=True)
         data = dict(s.validated_data)
-        if "care_team" in data:
-            data["care_team"] = data.pop("care_team")
         patient = services.update_patient(patient, actor=user_of(request), **data)
         return Response(PatientOut(patient).data)
 
 
-class CoverageViewSet(
-    AuditedReadMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    mixins.CreateModelMixin,
-    mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,
-):
+class CoverageViewSet(PatientDataViewSet):
     queryset = Coverage.objects.none()  # for the schema; get_queryset() scopes every request
-    lookup_field = "public_id"
-    lookup_url_kwarg = "id"
     pagination_class = CreatedCursorPagination
     audit_action = "api.coverage"
-    http_method_names = ["get", "post", "patch", "head", "options"]
     policy = {
         "read": C_READ,
         "list": C_READ,
@@ -213,8 +192,8 @@ class CoverageViewSet(
         if patient:
             try:
                 qs = qs.filter(patient__public_id=patient)
-            except Exception:  # noqa: BLE001 - a malformed id finds nothing, like an unknown one
-                return qs.none()
+            except DjangoValidationError:
+                return qs.none()  # a malformed id finds nothing, like an unknown one
         return qs
 
     def get_serializer_class(self) -> type[serializers.Serializer]:
@@ -246,4 +225,4 @@ class CoverageViewSet(
         return Response(CoverageOut(coverage).data)
 
 
-__all__ = ["CoverageViewSet", "PatientViewSet", "accessible_patients"]
+__all__ = ["CoverageViewSet", "PatientViewSet"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rest_framework import mixins, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -25,3 +26,18 @@ class AuditedReadMixin:
         obj = self.get_object()  # type: ignore[attr-defined]
         record_read(request, [obj], action=f"{self.audit_action}.detail", target=request.path)
         return Response(self.get_serializer(obj).data)  # type: ignore[attr-defined]
+
+
+class PatientDataViewSet(
+    AuditedReadMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """List, detail, create and PATCH of patient data, addressed by public UUID, reads audited."""
+
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+    http_method_names = ["get", "post", "patch", "head", "options"]
