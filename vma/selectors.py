@@ -70,7 +70,23 @@ def queue_items(user: User, f: QueueFilters, *, now: datetime | None = None) -> 
         qs = qs.filter(due_at__lte=end)
     elif f.due == "week":
         qs = qs.filter(due_at__lte=now + timedelta(days=7))
-    return qs.order_by("priority", "due_at", "id")
+    # Only what the list shows: the page builds 50 rows of three objects each.
+    return qs.only(
+        "id",
+        "public_id",
+        "kind",
+        "title",
+        "due_at",
+        "priority",
+        "queue",
+        "status",
+        "patient_id",
+        "assignee_id",
+        "patient__first_name",
+        "patient__last_name",
+        "patient__mrn",
+        "assignee__username",
+    ).order_by("priority", "due_at", "id")
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,8 +13,10 @@ from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -57,17 +60,63 @@ def _queue_context(request: AuthedHttpRequest) -> dict[str, Any]:
     rows = list(qs[start : start + PAGE_SIZE + 1])
     items = rows[:PAGE_SIZE]
     record_read(request, items, action="page.queue")
+    now = timezone.now()
     params = request.GET.copy()
     params.pop("page", None)
     return {
         "filters": f,
         "page": {"number": number, "has_next": len(rows) > PAGE_SIZE, "has_previous": number > 1},
         "items": items,
-        "now": timezone.now(),
+        "rows_html": queue_rows_html(items, now=now),
+        "now": now,
         "kinds": all_kinds(),
         "queues": workflow.user_queues(request.user),
         "query": params.urlencode(),
     }
+
+
+_STATUS_LABELS = dict(WorkItem.Status.choices)
+_PRIORITY_LABELS = dict(WorkItem.Priority.choices)
+_QUEUE_LABELS = dict(Role.choices)
+
+
+def queue_rows_html(items: list[WorkItem], *, now: datetime) -> str:
+    """The queue's table rows, built in Python.
+
+    The queue page is the portal's most-loaded page; the template language (and format_html's
+    lazy-aware escaping) costs about 0.3 ms a row for what is a dozen strings, so rows are
+    formatted here. Every interpolated value goes through html.escape (`e`), as the template
+    would have escaped it; everything else on the page stays a template.
+    """
+    e = html.escape
+    item_url = reverse("work_item", args=[_ZERO_UUID]).replace(_ZERO_UUID, "{}")
+    rows = []
+    for item in items:
+        url = e(item_url.format(item.public_id))
+        due = timezone.localtime(item.due_at)
+        overdue = '<span class="badge overdue">overdue</span> ' if item.due_at < now else ""
+        badge = (
+            f' <span class="badge p{int(item.priority)}">{e(_PRIORITY_LABELS[item.priority])}</span>'
+            if item.priority <= WorkItem.Priority.HIGH
+            else ""
+        )
+        p = item.patient
+        patient = (
+            f'{e(p.last_name)}, {e(p.first_name)} <span class="muted">{e(p.mrn)}</span>'
+            if p is not None
+            else '<span class="muted">—</span>'
+        )
+        assignee = f' <span class="muted">{e(item.assignee.username)}</span>' if item.assignee else ""
+        rows.append(
+            f'<tr data-item="{item.public_id}"><td>{overdue}{due:%b} {due.day}, {due:%H:%M}</td>'
+            f'<td><a href="{url}" hx-get="{url}" hx-target="#item-panel" hx-swap="outerHTML">{e(item.title)}</a>{badge}</td>'
+            f"<td>{patient}</td><td>{e(_QUEUE_LABELS.get(item.queue, item.queue))}</td>"
+            f'<td><span class="badge {e(item.status)}">{e(_STATUS_LABELS[item.status])}</span>{assignee}</td></tr>'
+        )
+    return mark_safe("".join(rows))  # noqa: S308 - every value above went through html.escape
+
+
+_ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 
 
 @login_required

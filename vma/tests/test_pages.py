@@ -193,3 +193,12 @@ def test_queue_health_counts(client, practice):
     assert (row.open, row.overdue) == (2, 1)
     assert row.median_close_minutes is not None and 85 <= row.median_close_minutes <= 95
     assert response.context["totals"]["overdue"] == 1
+
+
+def test_queue_rows_escape_what_they_show(client, practice):
+    patient = PatientFactory(care_team=practice.team, last_name="<b>O'Hara</b>")
+    workflow.open_work_item(kind="patients.callback", subject=patient, patient=patient, title='<script>alert("x")</script>')
+    client.force_login(practice.users[Role.FRONT_OFFICE])
+    body = client.get("/queue/?view=queue").content.decode()
+    assert "<script>alert" not in body and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in body
+    assert "<b>O'Hara</b>" not in body and "&lt;b&gt;O&#x27;Hara&lt;/b&gt;" in body
