@@ -197,7 +197,9 @@ def test_queue_health_counts(client, practice):
 
 def test_queue_rows_escape_what_they_show(client, practice):
     patient = PatientFactory(care_team=practice.team, last_name="<b>O'Hara</b>")
-    workflow.open_work_item(kind="patients.callback", subject=patient, patient=patient, title='<script>alert("x")</script>')
+    workflow.open_work_item(
+        kind="patients.callback", subject=patient, patient=patient, title='<script>alert("x")</script>'
+    )
     client.force_login(practice.users[Role.FRONT_OFFICE])
     body = client.get("/queue/?view=queue").content.decode()
     assert "<script>alert" not in body and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in body
