@@ -26,31 +26,32 @@ P_READ = ("patients.view_patient", "patients:read")
 C_READ = ("patients.view_coverage", "coverage:read")
 
 
+# What the API reads and writes of a patient (the care team by name out, by public id in).
+PATIENT_FIELDS = [
+    "mrn",
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "sex",
+    "phone",
+    "email",
+    "address_line",
+    "city",
+    "state",
+    "postal_code",
+    "preferred_channel",
+    "language",
+    "care_team",
+]
+
+
 class PatientOut(serializers.ModelSerializer):
     id = serializers.UUIDField(source="public_id")
     care_team = serializers.CharField(source="care_team.name")
 
     class Meta:
         model = Patient
-        fields = [
-            "id",
-            "mrn",
-            "first_name",
-            "last_name",
-            "date_of_birth",
-            "sex",
-            "phone",
-            "email",
-            "address_line",
-            "city",
-            "state",
-            "postal_code",
-            "preferred_channel",
-            "language",
-            "care_team",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *PATIENT_FIELDS, "created_at", "updated_at"]
 
 
 class PatientIn(serializers.ModelSerializer):
@@ -58,22 +59,7 @@ class PatientIn(serializers.ModelSerializer):
 
     class Meta:
         model = Patient
-        fields = [
-            "mrn",
-            "first_name",
-            "last_name",
-            "date_of_birth",
-            "sex",
-            "phone",
-            "email",
-            "address_line",
-            "city",
-            "state",
-            "postal_code",
-            "preferred_channel",
-            "language",
-            "care_team",
-        ]
+        fields = PATIENT_FIELDS
 
     def validate_care_team(self, value: Any) -> CareTeam:
         team = CareTeam.objects.filter(public_id=value, id__in=panel_ids(self.context["request"].user)).first()
