@@ -141,11 +141,11 @@ def access_patient(user: User, public_id: Any, perm: str = "patients.view_patien
     """Fetch a patient the user may see, or 404 (same answer for missing and not yours)."""
     from django.core.exceptions import ValidationError
 
+    from patients.models import Patient
+
     try:
         return accessible_patients(user, perm).select_related("care_team").get(public_id=public_id)
-    except (ValidationError, ValueError, TypeError):
-        raise Http404("No such patient.") from None
-    except accessible_patients(user, perm).model.DoesNotExist:
+    except (Patient.DoesNotExist, ValidationError, ValueError, TypeError):
         raise Http404("No such patient.") from None
 
 

@@ -282,6 +282,23 @@ HEALTH_STALE_SECONDS = env_int("HEALTH_STALE_SECONDS", 180)
 # handler runs, short enough that a message whose worker was killed is not stuck for long.
 OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 300)
 
+# --- Scheduling ---------------------------------------------------------------------------
+# Hours before a visit that a reminder goes out ("72,24"); each offset is sent once per visit.
+try:
+    REMINDER_OFFSETS_HOURS = sorted({int(h) for h in env_list("REMINDER_OFFSETS_HOURS", ["72", "24"])}, reverse=True)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"REMINDER_OFFSETS_HOURS must be whole hours, e.g. 72,24: {exc}") from exc
+REMINDER_MAX_ATTEMPTS = env_int("REMINDER_MAX_ATTEMPTS", 4)
+# Cancelling with less notice than this is a late cancel (the practice's policy).
+LATE_CANCEL_HOURS = env_int("LATE_CANCEL_HOURS", 24)
+# Each telehealth visit gets <TELEHEALTH_BASE_URL>/<random room id> as its join link.
+TELEHEALTH_BASE_URL = env_str("TELEHEALTH_BASE_URL", "https://video.vma-portal.invalid/room")
+# Where the signed confirm/cancel links in reminders point (the portal's public address).
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000")
+# Dotted paths of the SMS and voice adapters (scheduling/notify.py); the console ones log only.
+SMS_BACKEND = env_str("SMS_BACKEND", "scheduling.notify.ConsoleSms")
+VOICE_BACKEND = env_str("VOICE_BACKEND", "scheduling.notify.ConsoleVoice")
+
 # --- REST API -----------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -225,6 +225,7 @@ def work_item_action(request: AuthedHttpRequest, public_id: str, action: str) ->
         return redirect("queue")
     item = access_work_item(request.user, public_id)
     if request.htmx:
+        record_read(request, [item], action="page.work_item")
         response = render(request, "vma/_item_panel.html", _item_context(request, item))
         response["HX-Trigger"] = "queue-changed"
         return response
