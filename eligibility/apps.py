@@ -34,3 +34,44 @@ class EligibilityConfig(AppConfig):
             )
         )
         register_periodic("eligibility sweep", "eligibility.tasks.sweep_eligibility", 1800)
+
+        # Prior authorizations: the audited request, its three work kinds, the hourly sweep.
+        from . import priorauth, priorauth_tasks  # noqa: F401 - registers the sweep task with Celery
+
+        auditlog.register(models.PriorAuthorization, exclude_fields=["updated_at", "next_follow_up_at"])
+        auditlog.register(models.PriorAuthRule, exclude_fields=["updated_at"])
+        register_kind(
+            WorkKind(
+                code=priorauth.FOLLOW_UP,
+                label="Prior authorization follow-up",
+                queue="front_office",
+                sla_minutes=8 * 60,
+                help="Submit a required prior authorization, or call the payer about one waiting for a decision "
+                "(every 2 business days; urgent once the decision deadline passed). Record what was said.",
+                subject_url=priorauth.detail_url,
+            )
+        )
+        register_kind(
+            WorkKind(
+                code=priorauth.APPEAL,
+                label="Prior authorization denied: appeal or peer-to-peer",
+                queue="clinical_support",
+                sla_minutes=2 * 24 * 60,
+                priority=2,
+                help="The payer denied a prior authorization: gather the clinical notes and appeal, or set up "
+                "a peer-to-peer review with the provider.",
+                subject_url=priorauth.detail_url,
+            )
+        )
+        register_kind(
+            WorkKind(
+                code=priorauth.EXPIRING,
+                label="Prior authorization running out",
+                queue="front_office",
+                sla_minutes=3 * 24 * 60,
+                help="An approval ends within 14 days or has 80 % of its units used: ask for an extension or a "
+                "new authorization if care continues.",
+                subject_url=priorauth.detail_url,
+            )
+        )
+        register_periodic("prior authorization sweep", "eligibility.priorauth_tasks.sweep_prior_auths", 3600)

@@ -136,3 +136,218 @@ class EligibilityCheck(models.Model):
 
     def audit_patient_id(self) -> int | None:
         return self.patient_id
+
+
+# ---------------------------------------------------------------------------------------------
+# Prior authorizations (eligibility/priorauth.py is the only code that sets .status)
+# ---------------------------------------------------------------------------------------------
+
+
+class PriorAuthRule(models.Model):
+    """Practice data: whether a payer (or any payer) wants prior authorization for a code or category.
+
+    A manager keeps these in admin; the most specific rule in effect wins (see
+    priorauth_services.authorization_required), so a payer-specific "not required" row is an exemption.
+    """
+
+    payer = models.ForeignKey(
+        "patients.Payer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="prior_auth_rules",
+        help_text="Empty: the practice's default for every payer.",
+    )
+    code = models.CharField(
+        max_length=40, blank=True, help_text="CPT/HCPCS code, NDC or drug name (matched without regard to case)."
+    )
+    category = models.CharField(
+        max_length=60, blank=True, help_text='Used when no code is given, e.g. "advanced imaging", "specialty drug".'
+    )
+    required = models.BooleanField(default=True, help_text="Unticked: an exemption from a broader rule.")
+    turnaround_days = models.PositiveSmallIntegerField(
+        default=7, help_text="What this payer usually takes to decide (routine requests take 3-7 days)."
+    )
+    active = models.BooleanField(default=True)
+    effective_from = models.DateField(default=timezone.localdate)
+    effective_to = models.DateField(null=True, blank=True, help_text="Empty: until further notice.")
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering: ClassVar = ["payer__name", "code", "category", "-effective_from"]
+        constraints: ClassVar = [
+            models.CheckConstraint(condition=~Q(code="") | ~Q(category=""), name="priorauthrule_code_or_category"),
+            models.CheckConstraint(
+                condition=Q(effective_to__isnull=True) | Q(effective_to__gte=models.F("effective_from")),
+                name="priorauthrule_dates_ordered",
+            ),
+        ]
+        indexes: ClassVar = [models.Index(fields=["code"], name="priorauthrule_code_idx")]
+
+    def __str__(self) -> str:
+        what = self.code or self.category
+        who = self.payer.name if self.payer_id else "any payer"  # type: ignore[union-attr]
+        return f"{what} · {who}: {'required' if self.required else 'not required'}"
+
+
+class PriorAuthorization(models.Model):
+    """One request to a payer to approve a service before it is given. Only eligibility/priorauth.py sets .status."""
+
+    class Status(models.TextChoices):
+        REQUIRED = "required", "Required"  # a rule says the payer wants one; nothing sent yet
+        SUBMITTED = "submitted", "Submitted"  # sent to the payer; the decision clock runs from submitted_at
+        PENDING = "pending", "Pending"  # the payer acknowledged it (has a reference) and is reviewing
+        APPROVED = "approved", "Approved"  # authorized as requested, with a number, units and dates
+        PARTIALLY_APPROVED = "partially_approved", "Partially approved"  # authorized for fewer units than asked
+        DENIED = "denied", "Denied"  # the payer refused; an appeal or peer-to-peer is the next step
+        WITHDRAWN = "withdrawn", "Withdrawn"  # no longer needed (visit cancelled, order changed)
+        EXPIRED = "expired", "Expired"  # the approval's dates ran out; a new request is needed
+
+    class Urgency(models.TextChoices):
+        EXPEDITED = "expedited", "Expedited (72 h)"
+        STANDARD = "standard", "Standard (7 days)"
+
+    OPEN: ClassVar[tuple[str, ...]] = (
+        Status.REQUIRED,
+        Status.SUBMITTED,
+        Status.PENDING,
+        Status.APPROVED,
+        Status.PARTIALLY_APPROVED,
+    )
+    AWAITING_PAYER: ClassVar[tuple[str, ...]] = (Status.SUBMITTED, Status.PENDING)
+    USABLE: ClassVar[tuple[str, ...]] = (Status.APPROVED, Status.PARTIALLY_APPROVED)
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="prior_authorizations")
+    coverage = models.ForeignKey("patients.Coverage", on_delete=models.PROTECT, related_name="prior_authorizations")
+    payer = models.ForeignKey("patients.Payer", on_delete=models.PROTECT, related_name="prior_authorizations")
+    appointment = models.ForeignKey(
+        "scheduling.Appointment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="prior_authorizations",
+        help_text="Empty for an order (a drug, imaging) not tied to a booked visit.",
+    )
+    rule = models.ForeignKey(
+        PriorAuthRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="authorizations"
+    )
+    service_code = models.CharField(max_length=40, blank=True, help_text="CPT/HCPCS code, NDC or drug name.")
+    service_description = models.CharField(max_length=200, blank=True)
+    category = models.CharField(max_length=60, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.REQUIRED)
+    urgency = models.CharField(max_length=10, choices=Urgency.choices, default=Urgency.STANDARD)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    decision_due_at = models.DateTimeField(
+        null=True, blank=True, help_text="CMS-0057-F: expedited 72 h, standard 7 calendar days after submission."
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    last_contact_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last time we heard from or called the payer."
+    )
+    next_follow_up_at = models.DateTimeField(
+        null=True, blank=True, help_text="Submitted or pending: when the sweeper opens the next follow-up item."
+    )
+    deadline_flagged_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the sweeper raised the passed decision deadline (once)."
+    )
+    expiry_flagged_at = models.DateTimeField(
+        null=True, blank=True, help_text="When an item about the approval running out was opened (once)."
+    )
+    payer_reference = models.CharField(max_length=60, blank=True)
+    authorization_number = models.CharField(max_length=60, blank=True)
+    requested_units = models.PositiveIntegerField(null=True, blank=True, help_text="Units or visits asked for.")
+    approved_units = models.PositiveIntegerField(null=True, blank=True)
+    units_used = models.PositiveIntegerField(default=0)
+    valid_from = models.DateField(null=True, blank=True)
+    valid_to = models.DateField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True, help_text="The payer's reason for a denial, or why withdrawn.")
+    supporting_documents = models.ManyToManyField("patients.ChartDocument", blank=True, related_name="+")
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    submitted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    decided_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering: ClassVar = ["-created_at", "-id"]
+        constraints: ClassVar = [
+            # open_for_appointment may run twice (booking retried, two people): one open request.
+            models.UniqueConstraint(
+                fields=["patient", "coverage", "service_code", "appointment"],
+                condition=Q(
+                    status__in=["required", "submitted", "pending", "approved", "partially_approved"],
+                    appointment__isnull=False,
+                ),
+                name="priorauth_one_open_per_service_visit",
+            ),
+            # NULLs are distinct in a unique index: an order's request (no visit) needs its own rule.
+            models.UniqueConstraint(
+                fields=["patient", "coverage", "service_code"],
+                condition=Q(
+                    status__in=["required", "submitted", "pending", "approved", "partially_approved"],
+                    appointment__isnull=True,
+                ),
+                name="priorauth_one_open_per_service",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["required", "withdrawn"])
+                | Q(submitted_at__isnull=False, decision_due_at__isnull=False),
+                name="priorauth_submitted_has_deadline",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=["approved", "partially_approved", "expired"])
+                | Q(approved_units__isnull=False, valid_from__isnull=False, valid_to__isnull=False),
+                name="priorauth_approval_has_terms",
+            ),
+            models.CheckConstraint(
+                condition=Q(approved_units__isnull=True) | Q(units_used__lte=models.F("approved_units")),
+                name="priorauth_no_overuse",
+            ),
+            models.CheckConstraint(
+                condition=Q(valid_to__isnull=True)
+                | Q(valid_from__isnull=True)
+                | Q(valid_to__gte=models.F("valid_from")),
+                name="priorauth_valid_dates_ordered",
+            ),
+        ]
+        indexes: ClassVar = [
+            # The sweeper's picks: awaiting the payer by follow-up time, and approvals by end date.
+            models.Index(
+                fields=["status", "next_follow_up_at"],
+                condition=Q(status__in=["submitted", "pending"]),
+                name="priorauth_awaiting_idx",
+            ),
+            models.Index(
+                fields=["status", "valid_to"],
+                condition=Q(status__in=["approved", "partially_approved"]),
+                name="priorauth_usable_idx",
+            ),
+            models.Index(fields=["patient", "created_at"], name="priorauth_patient_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Prior auth {self.service_code or self.category} ({self.get_status_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in self.OPEN
+
+    @property
+    def awaiting_payer(self) -> bool:
+        return self.status in self.AWAITING_PAYER
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.awaiting_payer and self.decision_due_at is not None and self.decision_due_at < timezone.now()
+
+    @property
+    def units_left(self) -> int | None:
+        return None if self.approved_units is None else self.approved_units - self.units_used
+
+    def audit_patient_id(self) -> int | None:
+        return self.patient_id

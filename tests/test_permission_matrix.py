@@ -107,6 +107,48 @@ def api_item_action(action: str, **data: Any) -> Builder:
     return build
 
 
+def _prior_auth(practice: Any, own: bool, status: str = "required") -> Any:
+    from eligibility.models import PriorAuthorization
+
+    coverage = CoverageFactory(patient=_patient(practice, own))
+    now = timezone.now()
+    submitted, approved = status != "required", status == "approved"
+    return PriorAuthorization.objects.create(
+        patient=coverage.patient,
+        coverage=coverage,
+        payer=coverage.payer,
+        service_code="70551",
+        status=status,
+        submitted_at=now if submitted else None,
+        decision_due_at=now + timedelta(days=7) if submitted else None,
+        authorization_number="A-1" if approved else "",
+        approved_units=10 if approved else None,
+        valid_from=timezone.localdate() if approved else None,
+        valid_to=timezone.localdate() + timedelta(days=90) if approved else None,
+    )
+
+
+def priorauth_action(action: str, status: str, **data: Any) -> Builder:
+    def build(practice: Any, user: Any, own: bool) -> Case:
+        auth = _prior_auth(practice, own, status)
+        return Case("post", reverse("priorauth_action", args=[auth.public_id, action]), data)
+
+    return build
+
+
+def api_priorauth_action(action: str, status: str, **data: Any) -> Builder:
+    def build(practice: Any, user: Any, own: bool) -> Case:
+        auth = _prior_auth(practice, own, status)
+        return Case("post", reverse(f"api-priorauthorization-{action}", args=[auth.public_id]), data, json=True)
+
+    return build
+
+
+PA_VIEW, PA_ADD, PA_CHANGE = (f"eligibility.{p}_priorauthorization" for p in ("view", "add", "change"))
+_TODAY = timezone.localdate().isoformat()
+_APPROVAL = {"authorization_number": "A-9", "approved_units": 4, "valid_from": _TODAY, "valid_to": _TODAY}
+
+
 SOON = (timezone.now() + timedelta(days=1)).isoformat()
 
 # name -> (permission required (None: any signed-in user), object-scoped?, builders)
@@ -303,6 +345,67 @@ ENDPOINTS: dict[str, tuple[str | None, bool, list[Builder]]] = {
             )
         ],
     ),
+    "priorauth_list": (PA_VIEW, False, [lambda p, u, o: Case("get", reverse("priorauth_list"))]),
+    "priorauth_detail": (
+        PA_VIEW,
+        True,
+        [lambda p, u, o: Case("get", reverse("priorauth_detail", args=[_prior_auth(p, o).public_id]))],
+    ),
+    "priorauth_action": (
+        PA_CHANGE,
+        True,
+        [
+            priorauth_action("submit", "required", urgency="standard"),
+            priorauth_action("approve", "pending", **_APPROVAL),
+            priorauth_action("record_use", "approved", units="1"),
+            priorauth_action("withdraw", "submitted", reason="Visit cancelled"),
+        ],
+    ),
+    "priorauth_panel": (
+        PA_VIEW,
+        True,
+        [lambda p, u, o: Case("get", reverse("priorauth_panel", args=[_patient(p, o).public_id]))],
+    ),
+    "api-priorauthorization-list": (
+        PA_VIEW,
+        False,
+        [lambda p, u, o: Case("get", reverse("api-priorauthorization-list"))],
+    ),
+    "api-priorauthorization-create": (
+        PA_ADD,
+        True,
+        [
+            lambda p, u, o: Case(
+                "post",
+                reverse("api-priorauthorization-list"),
+                {"coverage": str(CoverageFactory(patient=_patient(p, o)).public_id), "service_code": "70551"},
+                json=True,
+            )
+        ],
+    ),
+    "api-priorauthorization-detail": (
+        PA_VIEW,
+        True,
+        [lambda p, u, o: Case("get", reverse("api-priorauthorization-detail", args=[_prior_auth(p, o).public_id]))],
+    ),
+    "api-priorauthorization-submit": (
+        PA_CHANGE,
+        True,
+        [api_priorauth_action("submit", "required", urgency="expedited")],
+    ),
+    "api-priorauthorization-mark-pending": (
+        PA_CHANGE,
+        True,
+        [api_priorauth_action("mark-pending", "submitted", payer_reference="R-1")],
+    ),
+    "api-priorauthorization-approve": (PA_CHANGE, True, [api_priorauth_action("approve", "pending", **_APPROVAL)]),
+    "api-priorauthorization-deny": (PA_CHANGE, True, [api_priorauth_action("deny", "submitted", reason="No records")]),
+    "api-priorauthorization-withdraw": (
+        PA_CHANGE,
+        True,
+        [api_priorauth_action("withdraw", "required", reason="Not needed")],
+    ),
+    "api-priorauthorization-record-use": (PA_CHANGE, True, [api_priorauth_action("record-use", "approved", units=2)]),
     "admin:index": ("is_staff", False, [lambda p, u, o: Case("get", reverse("admin:index"))]),
 }
 # Open to everyone by design: signing in and out, and the health probe (no patient data).
@@ -311,6 +414,7 @@ PUBLIC = {"login", "logout", "healthz"}
 BODY_REFERENCES = {
     "api-coverage-create": {"patient": ["No such patient."]},
     "api-eligibilitycheck-create": {"coverage": ["No such coverage."]},
+    "api-priorauthorization-create": {"coverage": ["No such coverage."]},
 }
 # Router names that stand for several entries above (list/detail serve reads and writes).
 ROUTER_ALIASES = {
@@ -319,7 +423,284 @@ ROUTER_ALIASES = {
     "api-coverage-list": ["api-coverage-list", "api-coverage-create"],
     "api-coverage-detail": ["api-coverage-detail", "api-coverage-update"],
     "api-eligibilitycheck-list": ["api-eligibilitycheck-list", "api-eligibilitycheck-create"],
+    "api-priorauthorization-list": ["api-priorauthorization-list", "api-priorauthorization-create"],
 }
+
+
+# --- Scheduling (scheduling/): calendar, booking, moves and cancels, the appointment API ---------
+SCHED_VIEW, SCHED_BOOK, SCHED_CHANGE = (
+    "scheduling.view_appointment",
+    "scheduling.add_appointment",
+    "scheduling.change_appointment",
+)
+
+
+def _sched_setup(practice: Any) -> tuple[Any, Any, Any]:
+    """The team's provider with office hours, a visit type, and a Monday two weeks ahead."""
+    from scheduling.models import ScheduleTemplate
+    from scheduling.tests.factories import AppointmentTypeFactory, next_monday, weekly_template
+
+    provider = practice.team.provider
+    if not ScheduleTemplate.objects.filter(provider=provider).exists():
+        weekly_template(provider)
+    return provider, AppointmentTypeFactory(name="Matrix visit", duration_minutes=30), next_monday()
+
+
+def _visit(practice: Any, own: bool) -> Any:
+    from scheduling.models import Appointment
+    from scheduling.tests.factories import at
+
+    provider, kind, monday = _sched_setup(practice)
+    return Appointment.objects.create(
+        patient=_patient(practice, own), provider=provider, appointment_type=kind, start_at=at(monday, 9)
+    )
+
+
+def _book_body(practice: Any, own: bool, *, api: bool) -> dict[str, str]:
+    from scheduling.tests.factories import at
+
+    provider, kind, monday = _sched_setup(practice)
+    return {
+        "patient": str(_patient(practice, own).public_id),
+        "provider": str(provider.public_id),
+        ("appointment_type" if api else "type"): str(kind.public_id),
+        ("start_at" if api else "start"): at(monday, 9).isoformat(),
+    }
+
+
+def _in_two_weeks_at(hour: int) -> str:
+    from scheduling.tests.factories import at, next_monday
+
+    return at(next_monday(), hour).isoformat()
+
+
+ENDPOINTS.update(
+    {
+        "scheduling_calendar": (
+            SCHED_VIEW,
+            False,
+            [lambda p, u, o: Case("get", reverse("scheduling_calendar") + f"?provider={_sched_setup(p)[0].public_id}")],
+        ),
+        "scheduling_book_form": (
+            SCHED_BOOK,
+            False,
+            [
+                lambda p, u, o: Case(
+                    "get",
+                    reverse("scheduling_book_form"),
+                    {"provider": str(_sched_setup(p)[0].public_id), "start": _in_two_weeks_at(9)},
+                )
+            ],
+        ),
+        "scheduling_book": (
+            SCHED_BOOK,
+            True,
+            [lambda p, u, o: Case("post", reverse("scheduling_book"), _book_body(p, o, api=False))],
+        ),
+        "scheduling_appointment": (
+            SCHED_VIEW,
+            True,
+            [lambda p, u, o: Case("get", reverse("scheduling_appointment", args=[_visit(p, o).public_id]))],
+        ),
+        "scheduling_reschedule": (
+            SCHED_CHANGE,
+            True,
+            [
+                lambda p, u, o: Case(
+                    "post",
+                    reverse("scheduling_reschedule", args=[_visit(p, o).public_id]),
+                    {"start": _in_two_weeks_at(14)},
+                )
+            ],
+        ),
+        "scheduling_cancel": (
+            SCHED_CHANGE,
+            True,
+            [
+                lambda p, u, o: Case(
+                    "post", reverse("scheduling_cancel", args=[_visit(p, o).public_id]), {"reason": "Asked to"}
+                )
+            ],
+        ),
+        "api-appointment-list": (SCHED_VIEW, False, [lambda p, u, o: Case("get", reverse("api-appointment-list"))]),
+        "api-appointment-create": (
+            SCHED_BOOK,
+            True,
+            [lambda p, u, o: Case("post", reverse("api-appointment-list"), _book_body(p, o, api=True), json=True)],
+        ),
+        "api-appointment-detail": (
+            SCHED_VIEW,
+            True,
+            [lambda p, u, o: Case("get", reverse("api-appointment-detail", args=[_visit(p, o).public_id]))],
+        ),
+        "api-appointment-reschedule": (
+            SCHED_CHANGE,
+            True,
+            [
+                lambda p, u, o: Case(
+                    "post",
+                    reverse("api-appointment-reschedule", args=[_visit(p, o).public_id]),
+                    {"start_at": _in_two_weeks_at(14)},
+                    json=True,
+                )
+            ],
+        ),
+        "api-appointment-cancel": (
+            SCHED_CHANGE,
+            True,
+            [
+                lambda p, u, o: Case(
+                    "post",
+                    reverse("api-appointment-cancel", args=[_visit(p, o).public_id]),
+                    {"reason": "Asked to"},
+                    json=True,
+                )
+            ],
+        ),
+        "api-appointment-confirm": (
+            SCHED_CHANGE,
+            True,
+            [
+                lambda p, u, o: Case(
+                    "post", reverse("api-appointment-confirm", args=[_visit(p, o).public_id]), {}, json=True
+                )
+            ],
+        ),
+        "api-appointment-find-slots": (
+            SCHED_VIEW,
+            False,
+            [
+                lambda p, u, o: Case(
+                    "get",
+                    reverse("api-appointment-find-slots") + f"?appointment_type={_sched_setup(p)[1].public_id}",
+                )
+            ],
+        ),
+    }
+)
+# A reminder's confirm/cancel link: no sign-in, its signature is the credential (scheduling/tests).
+PUBLIC = PUBLIC | {"scheduling_link"}
+BODY_REFERENCES["api-appointment-create"] = {"patient": ["No such patient."]}
+ROUTER_ALIASES["api-appointment-list"] = ["api-appointment-list", "api-appointment-create"]
+
+
+# --- intake ---------------------------------------------------------------------------------------
+def _intake_packet(practice: Any, own: bool, *, with_change: bool = False) -> Any:
+    """A submitted intake packet (one form); with a proposed phone change when asked."""
+    from intake import services as intake_services
+    from intake import workflow as intake_workflow
+    from intake.models import IntakeRule, Questionnaire
+    from tests.factories import AppointmentFactory
+
+    form, _ = Questionnaire.objects.get_or_create(
+        code="matrix",
+        version=1,
+        defaults={
+            "title": "Matrix form",
+            "definition": {
+                "sections": [
+                    {
+                        "title": "A",
+                        "questions": [{"id": "phone", "text": "Phone", "type": "text", "maps_to": "patient.phone"}],
+                    }
+                ]
+            },
+        },
+    )
+    rule, _ = IntakeRule.objects.get_or_create(visit_type="Matrix visit")
+    rule.questionnaires.set([form])
+    patient = _patient(practice, own)
+    visit = AppointmentFactory(patient=patient, visit_type="Matrix visit", start_at=timezone.now() + timedelta(days=2))
+    packet, _ = intake_services.create_packet(visit, rule)
+    packet = intake_workflow.mark_sent(packet, channel="sms")
+    packet.responses.update(answers={"phone": "555-0177" if with_change else patient.phone})
+    intake_workflow.mark_opened(packet)
+    return intake_services.submit_packet(packet)
+
+
+def _intake_decide(practice: Any, user: Any, own: bool) -> Case:
+    packet = _intake_packet(practice, own, with_change=True)
+    change = packet.proposed_changes.get()
+    return Case("post", reverse("intake_change_decide", args=[packet.public_id, change.public_id, "apply"]))
+
+
+def _intake_questionnaire() -> Any:
+    from intake.models import Questionnaire
+
+    return Questionnaire.objects.create(
+        code=f"mx{Questionnaire.objects.count()}",
+        title="Matrix",
+        definition={"sections": [{"title": "A", "questions": [{"id": "a", "text": "A", "type": "text"}]}]},
+    )
+
+
+INTAKE_VIEW, INTAKE_REVIEW, INTAKE_FORMS = (
+    "intake.view_intakepacket",
+    "intake.review_intakepacket",
+    "intake.view_questionnaire",
+)
+ENDPOINTS.update(
+    {
+        "intake_packets": (INTAKE_VIEW, False, [lambda p, u, o: Case("get", reverse("intake_packets"))]),
+        "intake_packet_detail": (
+            INTAKE_VIEW,
+            True,
+            [lambda p, u, o: Case("get", reverse("intake_packet_detail", args=[_intake_packet(p, o).public_id]))],
+        ),
+        "intake_packet_review": (
+            INTAKE_REVIEW,
+            True,
+            [lambda p, u, o: Case("post", reverse("intake_packet_review", args=[_intake_packet(p, o).public_id]))],
+        ),
+        "intake_change_decide": (INTAKE_REVIEW, True, [_intake_decide]),
+        "api-intakequestionnaire-list": (
+            INTAKE_FORMS,
+            False,
+            [lambda p, u, o: Case("get", reverse("api-intakequestionnaire-list"))],
+        ),
+        "api-intakequestionnaire-detail": (
+            INTAKE_FORMS,
+            False,
+            [
+                lambda p, u, o: Case(
+                    "get", reverse("api-intakequestionnaire-detail", args=[_intake_questionnaire().public_id])
+                )
+            ],
+        ),
+        "api-intakepacket-list": (INTAKE_VIEW, False, [lambda p, u, o: Case("get", reverse("api-intakepacket-list"))]),
+        "api-intakepacket-detail": (
+            INTAKE_VIEW,
+            True,
+            [lambda p, u, o: Case("get", reverse("api-intakepacket-detail", args=[_intake_packet(p, o).public_id]))],
+        ),
+        "api-intakepacket-review": (
+            INTAKE_REVIEW,
+            True,
+            [
+                lambda p, u, o: Case(
+                    "post", reverse("api-intakepacket-review", args=[_intake_packet(p, o).public_id]), {}, json=True
+                )
+            ],
+        ),
+        "api-intakeresponse-list": (
+            INTAKE_VIEW,
+            False,
+            [lambda p, u, o: Case("get", reverse("api-intakeresponse-list"))],
+        ),
+        "api-intakeresponse-detail": (
+            INTAKE_VIEW,
+            True,
+            [
+                lambda p, u, o: Case(
+                    "get", reverse("api-intakeresponse-detail", args=[_intake_packet(p, o).responses.get().public_id])
+                )
+            ],
+        ),
+    }
+)
+# The patient's intake pages: no sign-in; the signed link plus two identifiers are the credential,
+# with their own tests (intake/tests/test_patient_pages.py: identity, lockout, bad and expired links).
+PUBLIC = PUBLIC | {"intake_start", "intake_page", "intake_submit"}
 
 
 def _all_url_names() -> set[str]:

@@ -29,6 +29,12 @@ _VMA_COMMON = {
     "vma.view_workitem",
     "vma.work_workitem",
 }
+# Requesting and working prior authorizations (front office, clinical support).
+_PRIOR_AUTH_WORK = {
+    "eligibility.view_priorauthorization",
+    "eligibility.add_priorauthorization",
+    "eligibility.change_priorauthorization",
+}
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     # Registration, scheduling, insurance: demographics and coverage, documents to index.
     Role.FRONT_OFFICE: frozenset(
@@ -39,16 +45,42 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             "patients.add_coverage",
             "patients.change_coverage",
             "patients.add_chartdocument",
+            *_PRIOR_AUTH_WORK,
+            "scheduling.view_appointment",
+            "scheduling.add_appointment",
+            "scheduling.change_appointment",
         }
     ),
     # Claims and coverage, no clinical documents.
-    Role.BILLING: frozenset(_VMA_COMMON | {"patients.change_coverage"}),
+    Role.BILLING: frozenset(_VMA_COMMON | {"patients.change_coverage", "eligibility.view_priorauthorization"}),
     # Chart preparation: clinical documents, no coverage changes.
-    Role.CLINICAL_SUPPORT: frozenset(_VMA_COMMON | {"patients.view_chartdocument", "patients.add_chartdocument"}),
-    Role.NURSE: frozenset(_VMA_COMMON | {"patients.view_chartdocument", "patients.add_chartdocument"}),
-    Role.PROVIDER: frozenset(_VMA_COMMON | {"patients.view_chartdocument"}),
+    Role.CLINICAL_SUPPORT: frozenset(
+        _VMA_COMMON
+        | {"patients.view_chartdocument", "patients.add_chartdocument", *_PRIOR_AUTH_WORK}
+        | {"scheduling.view_appointment"}
+    ),
+    Role.NURSE: frozenset(
+        _VMA_COMMON
+        | {"patients.view_chartdocument", "patients.add_chartdocument", "eligibility.view_priorauthorization"}
+        | {"scheduling.view_appointment"}
+    ),
+    Role.PROVIDER: frozenset(
+        _VMA_COMMON
+        | {"patients.view_chartdocument", "eligibility.view_priorauthorization"}
+        | {"scheduling.view_appointment"}
+    ),
     # Dashboards, the audit trail, reassigning work: no charts unless put on a care team.
-    Role.MANAGER: frozenset({"vma.view_queue_health", "vma.view_auditevent", "vma.reassign_workitem"}),
+    # Prior-auth rules are practice data the manager keeps (in admin).
+    Role.MANAGER: frozenset(
+        {
+            "vma.view_queue_health",
+            "vma.view_auditevent",
+            "vma.reassign_workitem",
+            "eligibility.view_priorauthrule",
+            "eligibility.add_priorauthrule",
+            "eligibility.change_priorauthrule",
+        }
+    ),
     # Accounts and API tokens; no patient data.
     Role.ADMIN: frozenset(
         {
@@ -70,6 +102,26 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     ),
 }
 
+# Digital intake (kept together so the app's whole policy reads in one place): clinical roles and
+# the front office read packets and scores; the front office confirms the updates a packet proposes;
+# the manager keeps the forms and the per-visit-type rules (in admin).
+_INTAKE_READ = {"intake.view_intakepacket", "intake.view_questionnaire"}
+for _role, _intake_perms in {
+    Role.FRONT_OFFICE: _INTAKE_READ | {"intake.review_intakepacket"},
+    Role.CLINICAL_SUPPORT: _INTAKE_READ,
+    Role.NURSE: _INTAKE_READ,
+    Role.PROVIDER: _INTAKE_READ,
+    Role.MANAGER: {
+        "intake.view_questionnaire",
+        "intake.add_questionnaire",
+        "intake.change_questionnaire",
+        "intake.view_intakerule",
+        "intake.add_intakerule",
+        "intake.change_intakerule",
+    },
+}.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | frozenset(_intake_perms)
+
 # Scopes an API token may carry, and the model permissions each scope stands for. A token can
 # never do more than its account's roles allow: both must pass.
 API_SCOPES: dict[str, str] = {
@@ -79,6 +131,12 @@ API_SCOPES: dict[str, str] = {
     "coverage:write": "Create and update coverage",
     "workitems:read": "Read work items",
     "workitems:write": "Act on work items",
+    "priorauth:read": "Read prior authorizations",
+    "priorauth:write": "Request prior authorizations and record the payer's answers",
+    "appointments:read": "Read appointments and free slots",
+    "appointments:write": "Book, reschedule, confirm and cancel appointments",
+    "intake:read": "Read intake questionnaires, packets and answers",
+    "intake:write": "Mark intake packets reviewed",
 }
 
 

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "scheduling",
     "eligibility",
     "billing",
+    "intake",
 ]
 
 MIDDLEWARE = [
@@ -281,6 +282,12 @@ HEALTH_STALE_SECONDS = env_int("HEALTH_STALE_SECONDS", 180)
 # How long a claimed outbox message is held before a sweeper may re-send it; longer than any
 # handler runs, short enough that a message whose worker was killed is not stuck for long.
 OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 300)
+
+# Intake links: the public address patients open; a link dies at the visit, and never lives longer
+# than the ceiling; wrong identity answers allowed per packet before it locks.
+INTAKE_BASE_URL = env_str("INTAKE_BASE_URL", "http://localhost:8000")
+INTAKE_LINK_MAX_AGE_HOURS = env_int("INTAKE_LINK_MAX_AGE_HOURS", 14 * 24)
+INTAKE_IDENTITY_ATTEMPTS = env_int("INTAKE_IDENTITY_ATTEMPTS", 5)
 
 # --- Scheduling ---------------------------------------------------------------------------
 # Hours before a visit that a reminder goes out ("72,24"); each offset is sent once per visit.

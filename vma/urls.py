@@ -7,7 +7,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from eligibility.api import EligibilityCheckViewSet
+from eligibility.priorauth_api import PriorAuthorizationViewSet
+from intake.api import IntakePacketViewSet, IntakeResponseViewSet, QuestionnaireViewSet
 from patients.api import CoverageViewSet, PatientViewSet
+from scheduling.api import AppointmentViewSet
 
 from . import views
 from .api.workitems import WorkItemViewSet
@@ -18,6 +21,11 @@ router.register("patients", PatientViewSet, basename="api-patient")
 router.register("coverages", CoverageViewSet, basename="api-coverage")
 router.register("work-items", WorkItemViewSet, basename="api-workitem")
 router.register("eligibility-checks", EligibilityCheckViewSet, basename="api-eligibilitycheck")
+router.register("intake/questionnaires", QuestionnaireViewSet, basename="api-intakequestionnaire")
+router.register("intake/packets", IntakePacketViewSet, basename="api-intakepacket")
+router.register("intake/responses", IntakeResponseViewSet, basename="api-intakeresponse")
+router.register("appointments", AppointmentViewSet, basename="api-appointment")
+router.register("prior-authorizations", PriorAuthorizationViewSet, basename="api-priorauthorization")
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -31,6 +39,8 @@ urlpatterns = [
     path("audit/", views.audit_trail, name="audit_trail"),
     path("patients/", include("patients.urls")),
     path("eligibility/", include("eligibility.urls")),
+    path("intake/", include("intake.urls")),
+    path("scheduling/", include("scheduling.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),

@@ -13,7 +13,7 @@ from django.utils import timezone
 from faker import Faker
 
 from patients.models import Coverage, Patient, Payer
-from scheduling.models import Appointment
+from scheduling.models import Appointment, AppointmentType, Location, ScheduleTemplate, TemplateBlock
 from vma import audit, workflow
 from vma.access import add_to_care_team, sync_role_groups
 from vma.models import CareTeam, User, WorkItem
@@ -66,6 +66,39 @@ VISIT_TYPES = [
     ("Sick visit", 20),
     ("Telehealth follow-up", 20),
 ]
+
+
+# Appointment types (practice data): name -> (minutes, new/established, telehealth, prior-auth check, colour).
+APPOINTMENT_TYPES: dict[str, tuple[int, str, bool, bool, str]] = {
+    "New patient visit": (40, "new", False, False, "#7f56d9"),
+    "Follow-up": (20, "established", False, False, "#2e90fa"),
+    "Annual wellness": (30, "established", False, False, "#12b76a"),
+    "Sick visit": (20, "any", False, False, "#f79009"),
+    "Telehealth follow-up": (20, "established", True, False, "#0ba5ec"),
+    "Procedure": (60, "established", False, True, "#f04438"),
+}
+
+
+def seed_schedules(providers: list[User]) -> dict[str, AppointmentType]:
+    """Appointment types, and Mon-Fri 08:00-17:00 with lunch 12-13 (and one admin hour) per provider."""
+    types = {
+        name: AppointmentType.objects.create(
+            name=name, duration_minutes=m, patient_kind=kind, telehealth=tele, needs_prior_auth_check=pa, colour=c
+        )
+        for name, (m, kind, tele, pa, c) in APPOINTMENT_TYPES.items()
+    }
+    main = Location.objects.create(name="Main office", address="100 Demo Way")
+    for i, provider in enumerate(providers):
+        for weekday in range(5):
+            template = ScheduleTemplate.objects.create(
+                provider=provider, weekday=weekday, location=main, start_time=time(8, 0), end_time=time(17, 0)
+            )
+            TemplateBlock.objects.create(template=template, kind="lunch", start_time=time(12, 0), end_time=time(13, 0))
+            if weekday == (i + 2) % 5:
+                TemplateBlock.objects.create(
+                    template=template, kind="admin", start_time=time(16, 0), end_time=time(17, 0)
+                )
+    return types
 
 
 def make_npi(rng: random.Random) -> str:
@@ -185,6 +218,7 @@ class Command(BaseCommand):
 
         appointments = []
         providers = [users[u] for u in ("dr.rivera", "dr.chen", "np.okafor")]
+        appointment_types = seed_schedules(providers)
         by_team = {t.pk: [p for p in patients if p.care_team_id == t.pk] for t in teams.values()}
         for day_offset in range(1, 15):
             day = today + timedelta(days=day_offset)
@@ -201,6 +235,10 @@ class Command(BaseCommand):
                             start_at=timezone.make_aware(slot),
                             duration_minutes=minutes,
                             visit_type=visit,
+                            appointment_type=appointment_types[visit],
+                            telehealth_room=f"demo-{provider.pk}-{slot:%Y%m%d%H%M}"
+                            if visit.startswith("Telehealth")
+                            else "",
                             telehealth=visit.startswith("Telehealth"),
                             reason=rng.choice(
                                 ["", "Follow-up of blood pressure", "Cough", "Medication review", "Annual physical"]

@@ -1,0 +1,253 @@
+"""Appointment API: list and read one's patients' visits, book, reschedule, confirm, cancel, find slots."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from vma.access import access_patient
+from vma.api.mixins import AuditedReadMixin
+from vma.api.pagination import CreatedCursorPagination
+from vma.exceptions import NotPermitted
+from vma.http import user_of
+
+from . import services, workflow
+from .models import Appointment, AppointmentType, WaitlistEntry
+from .selectors import accessible_appointments, find_slots, provider_by_public_id
+
+READ = ("scheduling.view_appointment", "appointments:read")
+BOOK = ("scheduling.add_appointment", "appointments:write")
+CHANGE = ("scheduling.change_appointment", "appointments:write")
+
+
+class StartCursorPagination(CreatedCursorPagination):
+    ordering = ("start_at", "id")
+
+
+class AppointmentOut(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id")
+    patient = serializers.UUIDField(source="patient.public_id")
+    provider = serializers.UUIDField(source="provider.public_id")
+    provider_name = serializers.CharField(source="provider.__str__")
+    appointment_type = serializers.UUIDField(source="appointment_type.public_id", allow_null=True, default=None)
+    location = serializers.CharField(source="location.name", allow_null=True, default=None)
+    rescheduled_to = serializers.UUIDField(source="rescheduled_to.public_id", allow_null=True, default=None)
+    join_url = serializers.CharField()
+
+    class Meta:
+        model = Appointment
+        fields = [
+            "id",
+            "patient",
+            "provider",
+            "provider_name",
+            "appointment_type",
+            "visit_type",
+            "location",
+            "start_at",
+            "end_at",
+            "duration_minutes",
+            "telehealth",
+            "join_url",
+            "reason",
+            "status",
+            "late_cancel",
+            "cancel_reason",
+            "rescheduled_to",
+            "created_at",
+        ]
+
+
+def _type(public_id: Any) -> AppointmentType:
+    found = AppointmentType.objects.filter(active=True, public_id=public_id).first()
+    if found is None:
+        raise serializers.ValidationError({"appointment_type": ["No such appointment type."]})
+    return found
+
+
+def _provider(public_id: Any) -> Any:
+    try:
+        return provider_by_public_id(public_id)
+    except Http404:
+        raise serializers.ValidationError({"provider": ["No such provider."]}) from None
+
+
+class BookIn(serializers.Serializer):
+    patient = serializers.UUIDField(help_text="Public id of one of your patients.")
+    provider = serializers.UUIDField()
+    appointment_type = serializers.UUIDField()
+    start_at = serializers.DateTimeField()
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+
+
+class RescheduleIn(serializers.Serializer):
+    start_at = serializers.DateTimeField()
+    provider = serializers.UUIDField(required=False, help_text="By default the same provider.")
+    appointment_type = serializers.UUIDField(required=False, help_text="By default the same type.")
+
+
+class CancelIn(serializers.Serializer):
+    reason = serializers.CharField(max_length=200)
+
+
+class SlotsIn(serializers.Serializer):
+    appointment_type = serializers.UUIDField()
+    provider = serializers.UUIDField(required=False)
+    date_from = serializers.DateField(required=False)
+    date_to = serializers.DateField(required=False)
+    weekdays = serializers.CharField(required=False, help_text="Comma-separated, 0 = Monday.")
+    part_of_day = serializers.ChoiceField(choices=WaitlistEntry.PartOfDay.values, required=False, default="any")
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, default=20)
+
+    def validate_weekdays(self, value: str) -> list[int]:
+        try:
+            days = sorted({int(v) for v in value.split(",") if v.strip()})
+        except ValueError:
+            raise serializers.ValidationError("Comma-separated numbers 0 (Monday) to 6 (Sunday).") from None
+        if any(d < 0 or d > 6 for d in days):
+            raise serializers.ValidationError("Comma-separated numbers 0 (Monday) to 6 (Sunday).")
+        return days
+
+
+class SlotOut(serializers.Serializer):
+    provider = serializers.UUIDField(source="provider.public_id")
+    provider_name = serializers.CharField(source="provider.__str__")
+    start_at = serializers.DateTimeField(source="start")
+    end_at = serializers.DateTimeField(source="end")
+    location = serializers.CharField(source="location.name", allow_null=True, default=None)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("patient", str, description="Patient public id"),
+            OpenApiParameter("status", str, description="One status", enum=Appointment.Status.values),
+        ]
+    ),
+)
+class AppointmentViewSet(
+    AuditedReadMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    queryset = Appointment.objects.none()  # for the schema; get_queryset() scopes every request
+    serializer_class = AppointmentOut
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+    pagination_class = StartCursorPagination
+    audit_action = "api.appointments"
+    http_method_names = ["get", "post", "head", "options"]
+    policy = {
+        "read": READ,
+        "list": READ,
+        "retrieve": READ,
+        "find_slots": READ,
+        "create": BOOK,
+        "reschedule": CHANGE,
+        "cancel": CHANGE,
+        "confirm": CHANGE,
+    }
+
+    def get_queryset(self) -> QuerySet[Appointment]:
+        qs = accessible_appointments(user_of(self.request)).select_related(
+            "patient", "provider", "appointment_type", "location", "rescheduled_to"
+        )
+        params = self.request.query_params
+        if params.get("patient"):
+            try:
+                qs = qs.filter(patient__public_id=params["patient"])
+            except Exception:  # noqa: BLE001 - a malformed id finds nothing, like an unknown one
+                return qs.none()
+        if params.get("status"):
+            qs = qs.filter(status=params["status"])
+        return qs
+
+    @extend_schema(request=BookIn, responses={201: AppointmentOut})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """Book a visit: 201, or 409 with the reason when the time is taken, blocked or outside hours."""
+        s = BookIn(data=request.data)
+        s.is_valid(raise_exception=True)
+        user = user_of(request)
+        try:
+            patient = access_patient(user, s.validated_data["patient"], "scheduling.add_appointment")
+        except Http404:
+            raise serializers.ValidationError({"patient": ["No such patient."]}) from None
+        appointment = services.book_appointment(
+            patient=patient,
+            provider=_provider(s.validated_data["provider"]),
+            appointment_type=_type(s.validated_data["appointment_type"]),
+            start_at=s.validated_data["start_at"],
+            reason=s.validated_data["reason"],
+            actor=user,
+        )
+        return Response(AppointmentOut(appointment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=RescheduleIn, responses={201: AppointmentOut})
+    @action(detail=True, methods=["post"])
+    def reschedule(self, request: Request, id: str | None = None) -> Response:
+        """Move the visit: the new one is returned (201); the old one is `rescheduled` and links to it."""
+        appointment = self.get_object()
+        s = RescheduleIn(data=request.data)
+        s.is_valid(raise_exception=True)
+        data = s.validated_data
+        new = self._act(
+            workflow.reschedule_appointment,
+            appointment,
+            start_at=data["start_at"],
+            provider=_provider(data["provider"]) if data.get("provider") else None,
+            appointment_type=_type(data["appointment_type"]) if data.get("appointment_type") else None,
+        )
+        return Response(AppointmentOut(new).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=CancelIn, responses={200: AppointmentOut})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, id: str | None = None) -> Response:
+        appointment = self.get_object()
+        s = CancelIn(data=request.data)
+        s.is_valid(raise_exception=True)
+        done = self._act(workflow.cancel_appointment, appointment, reason=s.validated_data["reason"])
+        return Response(AppointmentOut(done).data)
+
+    @extend_schema(request=None, responses={200: AppointmentOut})
+    @action(detail=True, methods=["post"])
+    def confirm(self, request: Request, id: str | None = None) -> Response:
+        done = self._act(workflow.confirm_appointment, self.get_object())
+        return Response(AppointmentOut(done).data)
+
+    def _act(self, fn: Any, appointment: Appointment, **kwargs: Any) -> Appointment:
+        try:
+            result: Appointment = fn(appointment, actor=user_of(self.request), **kwargs)
+        except NotPermitted:
+            raise Http404 from None
+        return result
+
+    @extend_schema(parameters=[SlotsIn], responses={200: SlotOut(many=True)})
+    @action(detail=False, methods=["get"], url_path="find-slots", pagination_class=None)
+    def find_slots(self, request: Request) -> Response:
+        """The earliest free slots for a type (any provider unless one is given), honouring the
+        patient's preferred weekdays and part of day."""
+        s = SlotsIn(data=request.query_params)
+        s.is_valid(raise_exception=True)
+        data = s.validated_data
+        today = timezone.localdate()
+        date_from = data.get("date_from") or today
+        date_to = data.get("date_to") or date_from + timedelta(days=14)
+        if date_to < date_from:
+            raise serializers.ValidationError({"date_to": ["Must not be before date_from."]})
+        slots = find_slots(
+            _type(data["appointment_type"]),
+            provider=_provider(data["provider"]) if data.get("provider") else None,
+            date_from=date_from,
+            date_to=date_to,
+            weekdays=data.get("weekdays") or None,
+            part_of_day=data["part_of_day"],
+            limit=data["limit"],
+        )
+        return Response(SlotOut(slots, many=True).data)
