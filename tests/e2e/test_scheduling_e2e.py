@@ -40,8 +40,10 @@ def test_front_office_books_on_the_calendar_then_sees_the_copay(
     page.click(f'button.free[data-start="{start.isoformat()}"]')
     expect(page.locator("#book-form")).to_be_visible()
 
-    # and: finds the patient, keeps the visit type, and books
-    page.fill("#book-form input[name=q]", "Callo")
+    # and: finds the patient, keeps the visit type, and books (once htmx has wired the swapped-in
+    # form: typing before that sends no search, as a person typing that fast would also see)
+    page.wait_for_function("document.querySelector('#book-form input[name=q]')['htmx-internal-data'] !== undefined")
+    page.locator("#book-form input[name=q]").press_sequentially("Callo", delay=30)
     expect(page.locator("#patient-matches")).to_contain_text("Calloway, Rita")
     page.click("#book-submit")
 
