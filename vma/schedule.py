@@ -7,7 +7,10 @@ change an interval in admin; an existing entry is never overwritten.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
+
+from django.utils import timezone
 
 # name -> (task, every N seconds)
 PERIODIC_TASKS: dict[str, tuple[str, int]] = {
@@ -29,4 +32,8 @@ def sync_periodic_tasks(**_: Any) -> None:
         if PeriodicTask.objects.filter(name=name).exists():
             continue
         interval, _ = IntervalSchedule.objects.get_or_create(every=seconds, period=IntervalSchedule.SECONDS)
-        PeriodicTask.objects.create(name=name, task=task, interval=interval)
+        # As if it last ran one interval ago: a new entry would otherwise first run only one
+        # interval after it was created (30 minutes without an eligibility sweep on a new install).
+        PeriodicTask.objects.create(
+            name=name, task=task, interval=interval, last_run_at=timezone.now() - timedelta(seconds=seconds)
+        )

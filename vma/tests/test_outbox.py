@@ -65,3 +65,16 @@ def test_a_message_whose_worker_always_dies_gives_up_loudly(db):
     assert msg.status == "failed"
     assert WorkItem.objects.filter(kind="vma.outbox_failed").count() == 1
     assert msg.pk not in outbox.due_message_ids()
+
+
+def test_periodic_jobs_are_declared_and_due_at_once(db):
+    """Every sweeper is in the beat schedule, due on the first tick after install (no 30-minute wait)."""
+    from django_celery_beat.models import PeriodicTask
+
+    from vma.schedule import PERIODIC_TASKS
+
+    stored = {t.name: t for t in PeriodicTask.objects.filter(name__in=PERIODIC_TASKS)}
+    assert set(stored) == set(PERIODIC_TASKS)
+    for name, (task, seconds) in PERIODIC_TASKS.items():
+        assert stored[name].task == task
+        assert stored[name].last_run_at <= timezone.now() - timedelta(seconds=seconds)
