@@ -283,6 +283,15 @@ HEALTH_STALE_SECONDS = env_int("HEALTH_STALE_SECONDS", 180)
 # handler runs, short enough that a message whose worker was killed is not stuck for long.
 OUTBOX_LEASE_SECONDS = env_int("OUTBOX_LEASE_SECONDS", 300)
 
+# Eligibility (X12 270/271): the clearinghouse ("simulated" for the demo and tests, "http" for a
+# real one) and the practice's billing identity used when a visit's provider has no NPI.
+ELIGIBILITY_CLEARINGHOUSE = env_str("ELIGIBILITY_CLEARINGHOUSE", "simulated")
+ELIGIBILITY_CLEARINGHOUSE_URL = env_str("ELIGIBILITY_CLEARINGHOUSE_URL", "")
+ELIGIBILITY_CLEARINGHOUSE_API_KEY = env_str("ELIGIBILITY_CLEARINGHOUSE_API_KEY", "")
+ELIGIBILITY_TIMEOUT_SECONDS = env_int("ELIGIBILITY_TIMEOUT_SECONDS", 10)
+PRACTICE_NPI = env_str("PRACTICE_NPI", "")
+PRACTICE_NAME = env_str("PRACTICE_NAME", "VMA Portal Demo Practice")
+
 # Intake links: the public address patients open; a link dies at the visit, and never lives longer
 # than the ceiling; wrong identity answers allowed per packet before it locks.
 INTAKE_BASE_URL = env_str("INTAKE_BASE_URL", "http://localhost:8000")
