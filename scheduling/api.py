@@ -17,12 +17,19 @@ from rest_framework.response import Response
 from vma.access import access_patient
 from vma.api.mixins import AuditedReadMixin
 from vma.api.pagination import CreatedCursorPagination
+from vma.audit import record_read
 from vma.exceptions import NotPermitted
 from vma.http import user_of
 
 from . import services, workflow
 from .models import Appointment, AppointmentType, WaitlistEntry
-from .selectors import accessible_appointments, find_slots, provider_by_public_id
+from .selectors import (
+    access_waitlist_entry,
+    accessible_appointments,
+    find_slots,
+    provider_by_public_id,
+    waitlist_entries,
+)
 
 READ = ("scheduling.view_appointment", "appointments:read")
 BOOK = ("scheduling.add_appointment", "appointments:write")
@@ -118,6 +125,47 @@ class SlotsIn(serializers.Serializer):
         return days
 
 
+class WaitlistOut(serializers.ModelSerializer):
+    id = serializers.UUIDField(source="public_id")
+    patient = serializers.UUIDField(source="patient.public_id")
+    appointment_type = serializers.UUIDField(source="appointment_type.public_id", allow_null=True, default=None)
+    provider = serializers.UUIDField(source="provider.public_id", allow_null=True, default=None)
+
+    class Meta:
+        model = WaitlistEntry
+        fields = [
+            "id",
+            "patient",
+            "appointment_type",
+            "provider",
+            "weekdays",
+            "part_of_day",
+            "earliest_date",
+            "latest_date",
+            "note",
+            "status",
+            "created_at",
+        ]
+
+
+class WaitlistIn(serializers.Serializer):
+    patient = serializers.UUIDField(help_text="Public id of one of your patients.")
+    appointment_type = serializers.UUIDField(required=False, allow_null=True, help_text="Empty: any type.")
+    provider = serializers.UUIDField(required=False, allow_null=True, help_text="Empty: any provider.")
+    weekdays = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=6), required=False, default=list
+    )
+    part_of_day = serializers.ChoiceField(choices=WaitlistEntry.PartOfDay.values, required=False, default="any")
+    earliest_date = serializers.DateField(required=False, allow_null=True, default=None)
+    latest_date = serializers.DateField(required=False, allow_null=True, default=None)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["earliest_date"] and attrs["latest_date"] and attrs["latest_date"] < attrs["earliest_date"]:
+            raise serializers.ValidationError({"latest_date": ["Must not be before earliest_date."]})
+        return attrs
+
+
 class SlotOut(serializers.Serializer):
     provider = serializers.UUIDField(source="provider.public_id")
     provider_name = serializers.CharField(source="provider.__str__")
@@ -143,7 +191,7 @@ class AppointmentViewSet(
     lookup_url_kwarg = "id"
     pagination_class = StartCursorPagination
     audit_action = "api.appointments"
-    http_method_names = ["get", "post", "head", "options"]
+    http_method_names = ["get", "post", "delete", "head", "options"]
     policy = {
         "read": READ,
         "list": READ,
@@ -153,6 +201,13 @@ class AppointmentViewSet(
         "reschedule": CHANGE,
         "cancel": CHANGE,
         "confirm": CHANGE,
+        "check_in": CHANGE,
+        "in_room": CHANGE,
+        "complete": CHANGE,
+        "no_show": CHANGE,
+        "waitlist": READ,
+        "add_to_waitlist": BOOK,
+        "remove_from_waitlist": BOOK,
     }
 
     def get_queryset(self) -> QuerySet[Appointment]:
@@ -221,12 +276,83 @@ class AppointmentViewSet(
         done = self._act(workflow.confirm_appointment, self.get_object())
         return Response(AppointmentOut(done).data)
 
+    @extend_schema(request=None, responses={200: AppointmentOut})
+    @action(detail=True, methods=["post"], url_path="check-in")
+    def check_in(self, request: Request, id: str | None = None) -> Response:
+        """Check the patient in: 200, or 409 when the visit's status does not allow it."""
+        return Response(AppointmentOut(self._act(workflow.check_in_appointment, self.get_object())).data)
+
+    @extend_schema(request=None, responses={200: AppointmentOut})
+    @action(detail=True, methods=["post"], url_path="in-room")
+    def in_room(self, request: Request, id: str | None = None) -> Response:
+        """The checked-in patient is in an exam room: 200, or 409."""
+        return Response(AppointmentOut(self._act(workflow.room_appointment, self.get_object())).data)
+
+    @extend_schema(request=None, responses={200: AppointmentOut})
+    @action(detail=True, methods=["post"])
+    def complete(self, request: Request, id: str | None = None) -> Response:
+        """The visit is over: 200, or 409 unless the patient was in a room."""
+        return Response(AppointmentOut(self._act(workflow.complete_appointment, self.get_object())).data)
+
+    @extend_schema(request=None, responses={200: AppointmentOut})
+    @action(detail=True, methods=["post"], url_path="no-show")
+    def no_show(self, request: Request, id: str | None = None) -> Response:
+        """The patient did not come: 200, or 409 once they checked in or the visit ended otherwise."""
+        return Response(AppointmentOut(self._act(workflow.mark_no_show, self.get_object())).data)
+
     def _act(self, fn: Any, appointment: Appointment, **kwargs: Any) -> Appointment:
         try:
             result: Appointment = fn(appointment, actor=user_of(self.request), **kwargs)
         except NotPermitted:
             raise Http404 from None
         return result
+
+    @extend_schema(responses={200: WaitlistOut(many=True)})
+    @action(detail=False, methods=["get"], url_path="waitlist", pagination_class=None)
+    def waitlist(self, request: Request) -> Response:
+        """Waiting entries of your care teams' patients, oldest first."""
+        entries = list(waitlist_entries(user_of(request))[:500])
+        record_read(request, entries, action="api.waitlist.list", target=request.path)
+        return Response(WaitlistOut(entries, many=True).data)
+
+    @extend_schema(request=WaitlistIn, responses={201: WaitlistOut})
+    @waitlist.mapping.post
+    def add_to_waitlist(self, request: Request) -> Response:
+        """Put one of your patients on the waitlist with what would suit them."""
+        s = WaitlistIn(data=request.data)
+        s.is_valid(raise_exception=True)
+        data = s.validated_data
+        user = user_of(request)
+        try:
+            patient = access_patient(user, data["patient"], "scheduling.add_appointment")
+        except Http404:
+            raise serializers.ValidationError({"patient": ["No such patient."]}) from None
+        entry = services.add_to_waitlist(
+            patient,
+            actor=user,
+            appointment_type=_type(data["appointment_type"]) if data.get("appointment_type") else None,
+            provider=_provider(data["provider"]) if data.get("provider") else None,
+            weekdays=data["weekdays"],
+            part_of_day=data["part_of_day"],
+            earliest_date=data["earliest_date"],
+            latest_date=data["latest_date"],
+            note=data["note"],
+        )
+        return Response(WaitlistOut(entry).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={204: None})
+    @action(
+        detail=False, methods=["delete"], url_path=r"waitlist/(?P<entry>[0-9a-fA-F-]{36})", url_name="waitlist-entry"
+    )
+    def remove_from_waitlist(self, request: Request, entry: str) -> Response:
+        """Take an entry off the waitlist (kept as `removed`); another team's entry is 404."""
+        user = user_of(request)
+        found = access_waitlist_entry(user, entry, "scheduling.add_appointment")
+        try:
+            services.remove_from_waitlist(found, actor=user)
+        except NotPermitted:
+            raise Http404 from None
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(parameters=[SlotsIn], responses={200: SlotOut(many=True)})
     @action(detail=False, methods=["get"], url_path="find-slots", pagination_class=None)

@@ -278,6 +278,7 @@ class CalendarBlock:
     colour: str
     kind: str  # "appointment", "busy", "block"
     appointment: Appointment | None = None
+    badge: str = ""  # e.g. "PA missing", set by the page from one batch query
 
     @property
     def style(self) -> str:
@@ -444,6 +445,25 @@ def waitlist_candidates(freed: Appointment, *, limit: int = 10) -> list[Candidat
     ]
     out.sort(key=lambda c: c.rank_key)
     return out[:limit]
+
+
+def waitlist_entries(user: User, perm: str = VIEW) -> QuerySet[WaitlistEntry]:
+    """Waiting entries of the user's panels, oldest first: the one choke point for waitlist reads."""
+    if not user.is_authenticated or not user.has_perm(perm):
+        return WaitlistEntry.objects.none()
+    return (
+        WaitlistEntry.objects.filter(status=WaitlistEntry.Status.WAITING, patient__care_team_id__in=panel_ids(user))
+        .select_related("patient", "appointment_type", "provider")
+        .order_by("created_at", "id")
+    )
+
+
+def access_waitlist_entry(user: User, public_id: Any, perm: str = VIEW) -> WaitlistEntry:
+    """A waiting entry of the user's panels, or 404 (missing and not yours answer alike)."""
+    try:
+        return waitlist_entries(user, perm).get(public_id=public_id)
+    except (WaitlistEntry.DoesNotExist, ValidationError, ValueError, TypeError):
+        raise Http404("No such waitlist entry.") from None
 
 
 # Visits that reached a verdict: the patient came or did not.

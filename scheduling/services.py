@@ -130,6 +130,19 @@ def add_to_waitlist(
     )
 
 
+@transaction.atomic
+def remove_from_waitlist(entry: WaitlistEntry, *, actor: User | None) -> WaitlistEntry:
+    """Take a waiting entry off the list (kept as `removed`, so the history stays)."""
+    entry = WaitlistEntry.objects.select_for_update().select_related("patient").get(pk=entry.pk)
+    if actor is not None and not can_access_patient(actor, entry.patient, BOOK):
+        raise NotPermitted("You cannot change this patient's waitlist.")
+    if entry.status != WaitlistEntry.Status.WAITING:
+        raise ActionRefused(f"This entry is already {entry.get_status_display().lower()}.")
+    entry.status = WaitlistEntry.Status.REMOVED
+    entry.save(update_fields=["status"])
+    return entry
+
+
 def offer_freed_slot(freed: Appointment) -> WorkItem | None:
     """A slot opened (cancel or reschedule): a front-office item listing who on the waitlist to call.
 

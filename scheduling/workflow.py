@@ -106,9 +106,27 @@ def confirm_appointment(appointment: Appointment, *, actor: User | None) -> Appo
     return _move(locked, to=S.CONFIRMED, actor=actor, confirmed_at=timezone.now())
 
 
+def too_early(appointment: Appointment, to: str, now: datetime | None = None) -> str:
+    """Why a move cannot happen yet ("" when it can): no check-in before the visit's day, no
+    no-show before its start (a no-show counts against the patient's rate)."""
+    now = now or timezone.now()
+    if to == S.CHECKED_IN and timezone.localdate(appointment.start_at) > timezone.localdate(now):
+        return f"This visit is on {timezone.localtime(appointment.start_at):%m/%d/%Y}; check the patient in that day."
+    if to == S.NO_SHOW and appointment.start_at > now:
+        return "This visit has not started yet; it cannot be marked a no-show."
+    return ""
+
+
+def _not_too_early(appointment: Appointment, to: str, now: datetime | None) -> None:
+    reason = too_early(appointment, to, now)
+    if reason:
+        raise ActionRefused(reason)
+
+
 @transaction.atomic
-def check_in_appointment(appointment: Appointment, *, actor: User | None) -> Appointment:
-    return _move(appointment, to=S.CHECKED_IN, actor=actor, checked_in_at=timezone.now())
+def check_in_appointment(appointment: Appointment, *, actor: User | None, now: datetime | None = None) -> Appointment:
+    _not_too_early(appointment, S.CHECKED_IN, now)
+    return _move(appointment, to=S.CHECKED_IN, actor=actor, checked_in_at=now or timezone.now())
 
 
 @transaction.atomic
@@ -122,8 +140,9 @@ def complete_appointment(appointment: Appointment, *, actor: User | None) -> App
 
 
 @transaction.atomic
-def mark_no_show(appointment: Appointment, *, actor: User | None) -> Appointment:
+def mark_no_show(appointment: Appointment, *, actor: User | None, now: datetime | None = None) -> Appointment:
     # A no-show's time has passed: nothing to offer the waitlist.
+    _not_too_early(appointment, S.NO_SHOW, now)
     appointment = _move(appointment, to=S.NO_SHOW, actor=actor)
     _stop_reminders(appointment)
     return appointment

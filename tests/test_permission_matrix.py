@@ -578,6 +578,102 @@ ENDPOINTS.update(
         ),
     }
 )
+
+
+def _started_visit(practice: Any, own: bool, status: str = "scheduled") -> Any:
+    """A visit that began ten minutes ago (check-in and no-show are possible by the clock)."""
+    from scheduling.models import Appointment
+
+    provider, kind, _monday = _sched_setup(practice)
+    return Appointment.objects.create(
+        patient=_patient(practice, own),
+        provider=provider,
+        appointment_type=kind,
+        start_at=timezone.now() - timedelta(minutes=10),
+        status=status,
+    )
+
+
+def _waitlist_entry(practice: Any, own: bool) -> Any:
+    from scheduling.models import WaitlistEntry
+
+    return WaitlistEntry.objects.create(patient=_patient(practice, own), note="Any earlier slot")
+
+
+def _api_move(action: str, status: str = "scheduled") -> Builder:
+    return lambda p, u, o: Case(
+        "post", reverse(f"api-appointment-{action}", args=[_started_visit(p, o, status).public_id]), {}, json=True
+    )
+
+
+ENDPOINTS.update(
+    {
+        "scheduling_action": (
+            SCHED_CHANGE,
+            True,
+            [
+                lambda p, u, o: Case(
+                    "post", reverse("scheduling_action", args=[_started_visit(p, o).public_id, "check-in"])
+                )
+            ],
+        ),
+        "scheduling_waitlist": (SCHED_VIEW, False, [lambda p, u, o: Case("get", reverse("scheduling_waitlist"))]),
+        "scheduling_waitlist_add": (
+            SCHED_BOOK,
+            True,
+            [
+                lambda p, u, o: Case(
+                    "post",
+                    reverse("scheduling_waitlist_add"),
+                    {"patient": str(_patient(p, o).public_id), "part_of_day": "any"},
+                )
+            ],
+        ),
+        "scheduling_waitlist_remove": (
+            SCHED_BOOK,
+            True,
+            [
+                lambda p, u, o: Case(
+                    "post", reverse("scheduling_waitlist_remove", args=[_waitlist_entry(p, o).public_id])
+                )
+            ],
+        ),
+        "api-appointment-check-in": (SCHED_CHANGE, True, [_api_move("check-in")]),
+        "api-appointment-in-room": (SCHED_CHANGE, True, [_api_move("in-room", "checked_in")]),
+        "api-appointment-complete": (SCHED_CHANGE, True, [_api_move("complete", "in_room")]),
+        "api-appointment-no-show": (SCHED_CHANGE, True, [_api_move("no-show")]),
+        "api-appointment-waitlist": (
+            SCHED_VIEW,
+            False,
+            [lambda p, u, o: Case("get", reverse("api-appointment-waitlist"))],
+        ),
+        "api-appointment-waitlist-add": (
+            SCHED_BOOK,
+            True,
+            [
+                lambda p, u, o: Case(
+                    "post",
+                    reverse("api-appointment-waitlist"),
+                    {"patient": str(_patient(p, o).public_id)},
+                    json=True,
+                )
+            ],
+        ),
+        "api-appointment-waitlist-entry": (
+            SCHED_BOOK,
+            True,
+            [
+                lambda p, u, o: Case(
+                    "delete", reverse("api-appointment-waitlist-entry", args=[_waitlist_entry(p, o).public_id])
+                )
+            ],
+        ),
+    }
+)
+BODY_REFERENCES["api-appointment-waitlist-add"] = {"patient": ["No such patient."]}
+ROUTER_ALIASES["api-appointment-waitlist"] = ["api-appointment-waitlist", "api-appointment-waitlist-add"]
+
+
 # A reminder's confirm/cancel link: no sign-in, its signature is the credential (scheduling/tests).
 PUBLIC = PUBLIC | {"scheduling_link"}
 BODY_REFERENCES["api-appointment-create"] = {"patient": ["No such patient."]}

@@ -19,11 +19,11 @@ from .factories import AppointmentTypeFactory, at, next_monday
 S = Appointment.Status
 MOVES = {
     S.CONFIRMED: lambda a, actor: workflow.confirm_appointment(a, actor=actor),
-    S.CHECKED_IN: lambda a, actor: workflow.check_in_appointment(a, actor=actor),
+    S.CHECKED_IN: lambda a, actor: workflow.check_in_appointment(a, actor=actor, now=a.start_at),
     S.IN_ROOM: lambda a, actor: workflow.room_appointment(a, actor=actor),
     S.COMPLETED: lambda a, actor: workflow.complete_appointment(a, actor=actor),
     S.CANCELLED: lambda a, actor: workflow.cancel_appointment(a, actor=actor, reason="Patient asked"),
-    S.NO_SHOW: lambda a, actor: workflow.mark_no_show(a, actor=actor),
+    S.NO_SHOW: lambda a, actor: workflow.mark_no_show(a, actor=actor, now=a.start_at + timedelta(minutes=15)),
     S.RESCHEDULED: lambda a, actor: workflow.reschedule_appointment(
         a, actor=actor, start_at=a.start_at + timedelta(days=1)
     ),
@@ -164,7 +164,7 @@ def test_a_no_show_does_not_offer_the_slot(
     appt = booked(patient, provider, follow_up, front_office)
     services.add_to_waitlist(PatientFactory(care_team=patient.care_team), actor=front_office)
     with django_capture_on_commit_callbacks(execute=True):
-        workflow.mark_no_show(appt, actor=front_office)
+        workflow.mark_no_show(appt, actor=front_office, now=appt.start_at + timedelta(minutes=15))
     assert not WorkItem.objects.filter(kind="scheduling.slot_open").exists()
 
 
@@ -173,3 +173,18 @@ def test_booking_a_waiting_patient_closes_their_entry(patient, provider, follow_
     booked(patient, provider, follow_up, front_office)
     entry.refresh_from_db()
     assert entry.status == WaitlistEntry.Status.BOOKED
+
+
+def test_no_check_in_before_the_day_and_no_no_show_before_the_start(patient, provider, follow_up, front_office):
+    appt = booked(patient, provider, follow_up, front_office)
+    the_day_before = appt.start_at - timedelta(days=1)
+    with pytest.raises(ActionRefused, match="check the patient in that day"):
+        workflow.check_in_appointment(appt, actor=front_office, now=the_day_before)
+    with pytest.raises(ActionRefused, match="has not started yet"):
+        workflow.mark_no_show(appt, actor=front_office, now=appt.start_at - timedelta(minutes=1))
+    appt.refresh_from_db()
+    assert appt.status == S.SCHEDULED
+    # an early arrival on the day is fine
+    assert workflow.check_in_appointment(appt, actor=front_office, now=appt.start_at - timedelta(hours=1)).status == (
+        S.CHECKED_IN
+    )
