@@ -226,7 +226,9 @@ def _timing_transaction_control() -> Iterator[_ControlTimer]:
     try:
         yield timer
     finally:
-        logger.level, logger.propagate, logger.handlers = saved[0], saved[1], saved[2]
+        # setLevel, not `logger.level =`: it also clears the isEnabledFor cache, or SQL keeps being logged.
+        logger.setLevel(saved[0])
+        logger.propagate, logger.handlers = saved[1], saved[2]
 
 
 def replay_floor_ms(iterations: list[Captured], dsn: dict[str, Any]) -> tuple[float, int]:

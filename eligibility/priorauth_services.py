@@ -193,6 +193,15 @@ def authorization_flags(appointments: Iterable[Appointment | int]) -> dict[int, 
     return flags
 
 
+# What a page shows next to a visit: an approval needs no badge.
+BADGES = {MISSING: "PA missing", PENDING: "PA pending", DENIED: "PA denied"}
+
+
+def authorization_badges(appointments: Iterable[Appointment | int]) -> dict[int, str]:
+    """{appointment id: "PA missing" | "PA pending" | "PA denied" | ""} in one query."""
+    return {pk: BADGES.get(flag or "", "") for pk, flag in authorization_flags(appointments).items()}
+
+
 def authorization_flag(appointment: Appointment) -> str | None:
     return authorization_flags([appointment.pk])[appointment.pk]
 

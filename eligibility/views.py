@@ -16,11 +16,8 @@ from vma.exceptions import ActionRefused, NotPermitted
 from vma.http import AuthedHttpRequest
 
 from . import services
-from .priorauth_services import authorization_flags
+from .priorauth_services import authorization_badges
 from .selectors import VIEW_COVERAGE, access_appointment, access_coverage, patient_panel, tomorrow_schedule
-
-# Prior-auth flags worth a badge on a visit: an approval needs none.
-PA_BADGES = {"missing": "PA missing", "pending": "PA pending", "denied": "PA denied"}
 
 
 @login_required
@@ -74,7 +71,7 @@ def tomorrow(request: AuthedHttpRequest) -> HttpResponse:
     schedule = tomorrow_schedule(request.user)
     record_read(request, [row.appointment for row in schedule.rows], action="page.eligibility_tomorrow")
     # One batch query: the prior-auth flag of every row, shown when it needs someone's attention.
-    flags = authorization_flags([row.appointment for row in schedule.rows])
-    rows = [(row, PA_BADGES.get(flags.get(row.appointment.pk) or "", "")) for row in schedule.rows]
+    badges = authorization_badges([row.appointment for row in schedule.rows])
+    rows = [(row, badges[row.appointment.pk]) for row in schedule.rows]
     template = "eligibility/_tomorrow_list.html" if request.htmx else "eligibility/tomorrow.html"
     return render(request, template, {"schedule": schedule, "rows": rows})

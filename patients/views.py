@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from eligibility.priorauth_services import authorization_badges
 from vma.access import access_patient
 from vma.audit import record_read
 from vma.exceptions import NotPermitted
@@ -55,7 +59,13 @@ def patient_detail(request: AuthedHttpRequest, public_id: str) -> HttpResponse:
         .filter(patient=patient, status__in=["open", "claimed", "waiting", "escalated"])
         .select_related("assignee")[:50]
     )
-    appointments = list(patient.appointments.select_related("provider").order_by("start_at")[:20])
+    # Upcoming: from the start of today, the next 20, each with its prior-auth badge (one query).
+    start_of_today = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+    upcoming = list(
+        patient.appointments.filter(start_at__gte=start_of_today).select_related("provider").order_by("start_at")[:20]
+    )
+    badges = authorization_badges(upcoming) if user.has_perm("eligibility.view_priorauthorization") else {}
+    appointments = [(a, badges.get(a.pk, "")) for a in upcoming]
     record_read(request, [patient], action="page.patient_detail")
     return render(
         request,

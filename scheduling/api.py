@@ -8,12 +8,13 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from eligibility.priorauth_services import authorization_flags
 from vma.access import access_patient
 from vma.api.mixins import AuditedReadMixin
 from vma.api.pagination import CreatedCursorPagination
@@ -49,6 +50,9 @@ class AppointmentOut(serializers.ModelSerializer):
     location = serializers.CharField(source="location.name", allow_null=True, default=None)
     rescheduled_to = serializers.UUIDField(source="rescheduled_to.public_id", allow_null=True, default=None)
     join_url = serializers.CharField()
+    prior_authorization = serializers.SerializerMethodField(
+        help_text="The visit's prior-authorization state: missing, pending, approved, denied, or null when none is needed."
+    )
 
     class Meta:
         model = Appointment
@@ -70,8 +74,16 @@ class AppointmentOut(serializers.ModelSerializer):
             "late_cancel",
             "cancel_reason",
             "rescheduled_to",
+            "prior_authorization",
             "created_at",
         ]
+
+    @extend_schema_field(serializers.ChoiceField(choices=["missing", "pending", "approved", "denied"], allow_null=True))
+    def get_prior_authorization(self, obj: Appointment) -> str | None:
+        flags = self.context.get("pa_flags")
+        if flags is None or obj.pk not in flags:  # a single visit: one query
+            return authorization_flags([obj])[obj.pk]
+        return flags[obj.pk]
 
 
 def _type(public_id: Any) -> AppointmentType:
@@ -209,6 +221,15 @@ class AppointmentViewSet(
         "add_to_waitlist": BOOK,
         "remove_from_waitlist": BOOK,
     }
+
+    def get_serializer(self, *args: Any, **kwargs: Any) -> Any:
+        """A list page's prior-auth flags come from one batch query, whatever its length."""
+        if args and kwargs.get("many"):
+            rows = list(args[0])
+            context = kwargs.setdefault("context", self.get_serializer_context())
+            context["pa_flags"] = authorization_flags(rows)
+            args = (rows, *args[1:])
+        return super().get_serializer(*args, **kwargs)
 
     def get_queryset(self) -> QuerySet[Appointment]:
         qs = accessible_appointments(user_of(self.request)).select_related(

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from eligibility.priorauth_services import authorization_flags
+from eligibility.priorauth_services import authorization_badges
 from vma.access import access_patient
 from vma.audit import record_read
 from vma.exceptions import ActionRefused, NotPermitted
@@ -49,8 +49,6 @@ ACTIONS: dict[str, tuple[str, str, Callable[..., Appointment]]] = {
     "complete": (S.COMPLETED, "Complete", workflow.complete_appointment),
     "no-show": (S.NO_SHOW, "No-show", workflow.mark_no_show),
 }
-# Flags worth a badge: an approval needs none.
-PA_BADGES = {"missing": "PA missing", "pending": "PA pending", "denied": "PA denied"}
 
 
 def _day(raw: str | None) -> date:
@@ -79,10 +77,10 @@ def calendar_page(request: AuthedHttpRequest) -> HttpResponse:
     )
     record_read(request, cal.visible_appointments, action="page.scheduling_calendar")
     # One batch query each, whatever the number of visits shown.
-    flags = authorization_flags(cal.visible_appointments)
+    badges = authorization_badges(cal.visible_appointments)
     for block in cal.blocks:
         if block.appointment is not None:
-            block.badge = PA_BADGES.get(flags.get(block.appointment.pk) or "", "")
+            block.badge = badges.get(block.appointment.pk, "")
     provider_rate = _rate("provider", cal.provider.pk) if cal.provider is not None else None
     return render(
         request,
@@ -184,6 +182,7 @@ def _panel(request: AuthedHttpRequest, appointment: Appointment, error: str = ""
         if can_change
         else [],
         "patient_rate": _rate("patient", appointment.patient_id),
+        "pa_badge": authorization_badges([appointment])[appointment.pk],
         "error": error,
     }
     return render(request, "scheduling/_appointment.html", ctx, status=status)
@@ -268,15 +267,25 @@ def _waitlist_page(
     request: AuthedHttpRequest, form: WaitlistForm | None = None, message: str = "", status: int = 200
 ) -> HttpResponse:
     entries = list(waitlist_entries(request.user))
-    record_read(request, entries, action="page.scheduling_waitlist")
+    # A refused form comes back as typed, the chosen patient still chosen (when within access).
+    chosen = None
+    if form is not None and form.is_bound:
+        try:
+            chosen = access_patient(request.user, form.data.get("patient", ""), BOOK)
+        except Http404:
+            chosen = None
+    record_read(request, [*entries, *([chosen] if chosen else [])], action="page.scheduling_waitlist")
     ctx = {
         "entries": entries,
         "form": form or WaitlistForm(),
+        "typed": form.data if form is not None and form.is_bound else {},
+        "typed_days": form.data.getlist("weekdays") if form is not None and form.is_bound else [],
         "types": appointment_types(),
         "providers": providers(),
         "weekdays": WEEKDAYS,
         "can_book": request.user.has_perm(BOOK),
-        "matches": [],
+        "matches": [chosen] if chosen else [],
+        "chosen": chosen,
         "message": message,
     }
     return render(request, "scheduling/waitlist.html", ctx, status=status)

@@ -102,3 +102,47 @@ def test_calendar_without_visible_visits_makes_no_flag_query(client, practice, p
     client.force_login(front_office)
     _n, pa, _body = queries(client, week_url(provider))
     assert pa == 0 and next_monday().weekday() == 0
+
+
+def test_panel_patient_page_and_api_show_the_flag(client, practice, patient, provider, follow_up, front_office):
+    from scheduling.tests.factories import at, next_monday
+
+    visit = Appointment.objects.create(
+        patient=patient, provider=provider, appointment_type=follow_up, start_at=at(next_monday(), 9)
+    )
+    past = Appointment.objects.create(
+        patient=patient, provider=provider, appointment_type=follow_up, start_at=at(next_monday(weeks_ahead=-3), 9)
+    )
+    auth(visit, PA.REQUIRED)
+    client.force_login(front_office)
+    panel = client.get(reverse("scheduling_appointment", args=[visit.public_id])).content.decode()
+    assert 'id="pa-badge"' in panel and "PA missing" in panel
+    page = client.get(reverse("patient_detail", args=[patient.public_id])).content.decode()
+    upcoming = page.split('id="upcoming-appointments"')[1].split("</ul>")[0]
+    assert "PA missing" in upcoming and upcoming.count("<li>") == 1  # the past visit is not "upcoming"
+    one = client.get(reverse("api-appointment-detail", args=[visit.public_id])).json()
+    assert one["prior_authorization"] == "missing"
+    listed = {a["id"]: a["prior_authorization"] for a in client.get(reverse("api-appointment-list")).json()["results"]}
+    assert listed == {str(visit.public_id): "missing", str(past.public_id): None}
+
+
+def test_api_list_flags_in_one_query_whatever_the_page_length(client, practice, provider, follow_up, front_office):
+    client.force_login(front_office)
+    url = reverse("api-appointment-list")
+
+    fill_week(provider, follow_up, practice.team, 2)
+    for visit in Appointment.objects.all():
+        auth(visit, PA.PENDING)
+    client.get(url)
+    with CaptureQueriesContext(connection) as small:
+        assert client.get(url).status_code == 200
+    PriorAuthorization.objects.all().delete()
+    Appointment.objects.all().delete()
+    fill_week(provider, follow_up, practice.team, 20)
+    for visit in Appointment.objects.all():
+        auth(visit, PA.PENDING)
+    with CaptureQueriesContext(connection) as large:
+        r = client.get(url)
+    assert {a["prior_authorization"] for a in r.json()["results"]} == {"pending"}
+    assert len(r.json()["results"]) == 20
+    assert len(small.captured_queries) == len(large.captured_queries)
