@@ -51,8 +51,8 @@ class Processes:
         server.start()
         return server
 
-    def worker(self, *, broker_url: str = BROKER, **options) -> Worker:
-        if broker_url == BROKER:
+    def worker(self, *, broker_url: str = BROKER, purge: bool = True, **options) -> Worker:
+        if broker_url == BROKER and purge:
             purge_queue(BROKER)  # nothing left over from an earlier run reaches this worker
         worker = Worker(broker_url=broker_url, log_path=self.tmp_path / f"worker-{len(self.started)}.log", **options)
         self.started.append(worker)
@@ -302,3 +302,38 @@ def test_sweeping_twice_delivers_each_message_once(processes, practice):
     assert sweep_outbox() == 0
     fence()
     assert Notification.objects.count() == 3
+
+
+def test_eligibility_sweep_with_no_worker_then_a_worker_checks_each_visit_once(processes, practice):
+    """Issue 4: the sweep runs while no worker consumes; a worker started later sends every check once."""
+    from eligibility import services as eligibility_services
+    from eligibility.models import EligibilityCheck
+
+    from .factories import AppointmentFactory, CoverageFactory
+
+    # given: three visits within 72 h, each patient with an active coverage the simulated payer answers at once
+    for n in range(3):
+        patient = PatientFactory(care_team=practice.team)
+        CoverageFactory(patient=patient, member_id=f"W{n:07d}11")
+        AppointmentFactory(patient=patient, start_at=timezone.now() + timedelta(hours=30 + n))
+    purge_queue(BROKER)
+
+    # when: the sweep runs twice with no worker: the checks are queued once, their doorbells wait in
+    # Redis (the second sweep may ring them again: the sends are idempotent)
+    assert eligibility_services.sweep().requested == 3
+    second = eligibility_services.sweep()
+    assert second.requested == 0
+    assert queued_messages(BROKER) == 3 + second.dispatched
+    assert EligibilityCheck.objects.count() == 3
+    assert set(EligibilityCheck.objects.values_list("status", flat=True)) == {"queued"}
+
+    # then: a worker comes (to the messages waiting for it), and each check is sent once, answered active
+    processes.worker(purge=False)
+    wait_for(
+        lambda: set(EligibilityCheck.objects.values_list("status", flat=True)) == {"active"},
+        timeout=60,
+        what="the worker to send the three checks",
+    )
+    assert list(EligibilityCheck.objects.values_list("attempts", flat=True)) == [1, 1, 1]
+    assert EligibilityCheck.objects.exclude(raw_271="").count() == 3
+    assert eligibility_services.sweep().requested == 0 and EligibilityCheck.objects.count() == 3
