@@ -62,7 +62,9 @@ class Benchmark:
     target_p95_ms: float | None = None
     max_queries: int | None = None
     max_ratio: float | None = None
-    iterations: int | None = None  # overrides --iterations for benchmarks that must stay short
+    # Overrides --iterations for benchmarks that must stay short, or that consume their data (a
+    # function of the dataset then: its scale decides how many rows there are to consume).
+    iterations: int | Callable[[Dataset], int] | None = None
     description: str = ""
 
     @property
@@ -94,7 +96,7 @@ def benchmark(
     target_p95_ms: float | None = None,
     max_queries: int | None = None,
     max_ratio: float | None = None,
-    iterations: int | None = None,
+    iterations: int | Callable[[Dataset], int] | None = None,
 ) -> Callable[[Callable[[Dataset], Case]], Callable[[Dataset], Case]]:
     """Register `setup(ds) -> Case` under `name`, with the targets it must meet."""
 
@@ -292,7 +294,8 @@ def run_benchmark(bench: Benchmark, ds: Dataset, *, iterations: int, warmup: int
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    iterations = bench.iterations or iterations
+    fixed = bench.iterations(ds) if callable(bench.iterations) else bench.iterations
+    iterations = fixed or iterations
     load_before = os.getloadavg()[0]
     case = bench.setup(ds)
     try:

@@ -12,7 +12,13 @@ from bench.harness import DEFAULT_WARMUP, Case, benchmark, dataset_part
 if TYPE_CHECKING:
     from bench.dataset import Dataset
 
-VISITS = 10_000
+VISITS = 10_000  # at --scale full; a tenth at small (its 2,000 patients could not fill 10,000)
+
+
+def visits(ds: Dataset) -> int:
+    return VISITS if ds.scale.name == "full" else VISITS // 10
+
+
 # Marks the part's visits (Appointment.reason) so setup can move them and teardown find them.
 MARK = "bench.eligibility_sweep"
 # Member-id endings the simulated payer answers with anything but a prompt "active" (see
@@ -27,6 +33,8 @@ SPACING = "25 seconds"
 def build_sweep_visits(ds: Dataset) -> None:
     """10,000 untyped visits for patients whose only active coverage is a primary the payer confirms."""
     from django.db import connection, transaction
+
+    wanted = visits(ds)
 
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute("DELETE FROM scheduling_appointment WHERE reason = %s", [MARK])
@@ -58,10 +66,10 @@ def build_sweep_visits(ds: Dataset) -> None:
                    now(), now()
             FROM chosen c
             """,  # noqa: S608 - fixed intervals, no input
-            {"endings": NOT_ACTIVE_ENDINGS, "visits": VISITS, "mark": MARK},
+            {"endings": NOT_ACTIVE_ENDINGS, "visits": wanted, "mark": MARK},
         )
-        if cur.rowcount != VISITS:
-            raise RuntimeError(f"Only {cur.rowcount} patients qualify for the sweep benchmark; {VISITS} needed")
+        if cur.rowcount != wanted:
+            raise RuntimeError(f"Only {cur.rowcount} patients qualify for the sweep benchmark; {wanted} needed")
 
 
 def _reanchor_visits() -> int:
@@ -118,7 +126,7 @@ def _max_id(table: str) -> int:
     return int(row[0]) if row else 0
 
 
-@benchmark("eligibility_sweep", target_p95_ms=100, iterations=VISITS - DEFAULT_WARMUP)
+@benchmark("eligibility_sweep", target_p95_ms=100, iterations=lambda ds: visits(ds) - DEFAULT_WARMUP)
 def eligibility_sweep(ds: Dataset) -> Case:
     """sweep() requests 10,000 checks; each timed iteration is send_check(): 270, payer, 271, record."""
     from unittest import mock
@@ -130,16 +138,17 @@ def eligibility_sweep(ds: Dataset) -> Case:
     from .clearinghouse import SimulatedClearinghouse
     from .models import EligibilityCheck
 
+    n = visits(ds)
     check_mark, item_mark = _max_id("eligibility_eligibilitycheck"), _max_id("vma_workitem")
     moved = _reanchor_visits()
-    if moved != VISITS:
-        raise RuntimeError(f"{moved} sweep visits in the dataset; {VISITS} expected")
+    if moved != n:
+        raise RuntimeError(f"{moved} sweep visits in the dataset; {n} expected")
     delays: list[float] = []
     # No waiting: the slow and time-out endings are not in the data, so this should never be called.
     clearinghouse = SimulatedClearinghouse(sleep=delays.append)
     patches: list[Any] = [
         # one tick for the whole day's batch
-        mock.patch.object(settings, "ELIGIBILITY_SWEEP_BATCH", VISITS * 2, create=True),
+        mock.patch.object(settings, "ELIGIBILITY_SWEEP_BATCH", n * 2, create=True),
         mock.patch.object(workflow, "get_clearinghouse", lambda: clearinghouse),
     ]
     for p in patches:
@@ -153,11 +162,11 @@ def eligibility_sweep(ds: Dataset) -> Case:
         .order_by("id")
         .values_list("id", flat=True)
     )
-    if swept.requested != VISITS or len(pending) != VISITS:
+    if swept.requested != n or len(pending) != n:
         for p in reversed(patches):
             p.stop()
         _undo_since(check_mark, item_mark)
-        raise RuntimeError(f"The sweep requested {swept.requested} checks ({len(pending)} queued); {VISITS} expected")
+        raise RuntimeError(f"The sweep requested {swept.requested} checks ({len(pending)} queued); {n} expected")
 
     outcomes: Counter[str] = Counter()
     clock: dict[str, float] = {}
@@ -179,7 +188,7 @@ def eligibility_sweep(ds: Dataset) -> Case:
         sending = clock["last"] - clock["first"]
         sent = sum(outcomes.values())
         failures = []
-        if outcomes["active"] != VISITS:
+        if outcomes["active"] != n:
             failures.append(f"outcomes {dict(outcomes)}: every check should be active")
         if delays:
             failures.append(f"the simulated payer asked to wait {len(delays)} times")
@@ -189,7 +198,7 @@ def eligibility_sweep(ds: Dataset) -> Case:
         return {
             "checks": sent,
             "sweep_seconds": round(sweep_seconds, 2),
-            "sweep_ms_per_check": round(sweep_seconds * 1000 / VISITS, 3),
+            "sweep_ms_per_check": round(sweep_seconds * 1000 / n, 3),
             "send_seconds": round(sending, 2),
             "total_seconds": round(sweep_seconds + sending, 2),
             "send_checks_per_second": round(sent / sending, 1),

@@ -279,7 +279,7 @@ def _waitlist_page(
         "entries": entries,
         "form": form or WaitlistForm(),
         "typed": form.data if form is not None and form.is_bound else {},
-        "typed_days": form.data.getlist("weekdays") if form is not None and form.is_bound else [],
+        "typed_days": request.POST.getlist("weekdays") if form is not None and form.is_bound else [],
         "types": appointment_types(),
         "providers": providers(),
         "weekdays": WEEKDAYS,

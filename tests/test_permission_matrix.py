@@ -799,6 +799,521 @@ ENDPOINTS.update(
 PUBLIC = PUBLIC | {"intake_start", "intake_page", "intake_submit"}
 
 
+# --- huddle (huddle/): the daily sheet, chart scrubs, their marks ---------------------------------
+def _scrub(practice: Any, own: bool, *, all_marked: bool = False) -> Any:
+    """A chart scrub of a visit on the next working day; with every line marked done when asked."""
+    from huddle import services as huddle_services
+    from huddle.days import next_working_day
+    from huddle.models import ChartScrub, ScrubItem
+    from tests.factories import AppointmentFactory
+
+    day = next_working_day(timezone.localdate())
+    start = timezone.make_aware(timezone.datetime.combine(day, timezone.datetime.min.time())) + timedelta(hours=9)
+    visit = AppointmentFactory(patient=_patient(practice, own), start_at=start)
+    huddle_services.build_scrubs()
+    scrub = ChartScrub.objects.get(appointment=visit)
+    if all_marked:
+        scrub.items.filter(state=ScrubItem.State.NEEDS_ACTION).update(
+            state=ScrubItem.State.DONE, note="matrix", marked_at=timezone.now()
+        )
+        ChartScrub.objects.filter(pk=scrub.pk).update(needs_action=0)
+    return scrub
+
+
+def _scrub_item_case(api: bool) -> Builder:
+    def build(practice: Any, user: Any, own: bool) -> Case:
+        from huddle.models import ScrubItem
+
+        scrub = _scrub(practice, own)
+        item = scrub.items.filter(state=ScrubItem.State.NEEDS_ACTION).first()
+        if api:
+            url = reverse("api-chartscrub-mark-item", args=[scrub.public_id, item.public_id])
+            return Case("post", url, {"state": "done", "note": "ok"}, json=True)
+        return Case("post", reverse("huddle_scrub_item", args=[scrub.public_id, item.public_id]), {"state": "done"})
+
+    return build
+
+
+HUDDLE_SHEET, HUDDLE_VIEW, HUDDLE_WORK = (
+    "huddle.view_huddle_sheet",
+    "huddle.view_chartscrub",
+    "huddle.work_chartscrub",
+)
+ENDPOINTS.update(
+    {
+        "huddle_sheet": (HUDDLE_SHEET, False, [lambda p, u, o: Case("get", reverse("huddle_sheet"))]),
+        "huddle_scrubs": (HUDDLE_VIEW, False, [lambda p, u, o: Case("get", reverse("huddle_scrubs"))]),
+        "huddle_scrub": (
+            HUDDLE_VIEW,
+            True,
+            [lambda p, u, o: Case("get", reverse("huddle_scrub", args=[_scrub(p, o).public_id]))],
+        ),
+        "huddle_scrub_item": (HUDDLE_WORK, True, [_scrub_item_case(api=False)]),
+        "huddle_scrub_done": (
+            HUDDLE_WORK,
+            True,
+            [
+                lambda p, u, o: Case(
+                    "post", reverse("huddle_scrub_done", args=[_scrub(p, o, all_marked=True).public_id])
+                )
+            ],
+        ),
+        "api-huddlesheet-list": (
+            HUDDLE_SHEET,
+            False,
+            [
+                lambda p, u, o: Case(
+                    "get", reverse("api-huddlesheet-list") + f"?provider={p.users[Role.PROVIDER].public_id}"
+                )
+            ],
+        ),
+        "api-chartscrub-list": (HUDDLE_VIEW, False, [lambda p, u, o: Case("get", reverse("api-chartscrub-list"))]),
+        "api-chartscrub-detail": (
+            HUDDLE_VIEW,
+            True,
+            [lambda p, u, o: Case("get", reverse("api-chartscrub-detail", args=[_scrub(p, o).public_id]))],
+        ),
+        "api-chartscrub-mark-item": (HUDDLE_WORK, True, [_scrub_item_case(api=True)]),
+        "api-chartscrub-scrubbed": (
+            HUDDLE_WORK,
+            True,
+            [
+                lambda p, u, o: Case(
+                    "post",
+                    reverse("api-chartscrub-scrubbed", args=[_scrub(p, o, all_marked=True).public_id]),
+                    {},
+                    json=True,
+                )
+            ],
+        ),
+    }
+)
+
+
+# --- Chart history, outstanding results, documents API, care gaps (patients/) -------------------------
+def _pdf() -> Any:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile("r.pdf", b"%PDF-1.4\n" + b"x" * 64, content_type="application/pdf")
+
+
+def _expected_result(practice: Any, own: bool) -> Any:
+    from patients.models import ExpectedResult
+
+    return ExpectedResult.objects.create(
+        patient=_patient(practice, own), title="Lipid panel", category="lab_result", expected_by=timezone.localdate()
+    )
+
+
+_HISTORY_BODIES = {
+    "problem": {"code": "I10"},
+    "medication": {"name": "Metformin 500 mg", "source": "clinician"},
+    "allergy": {"substance": "Penicillin", "severity": "moderate"},
+    "immunization": {"vaccine": "Influenza", "cvx_code": "141", "given_on": "2025-10-01"},
+    "procedure": {"code": "mammogram", "performed_on": "2025-10-01"},
+}
+
+
+def _history_add(kind: str) -> Builder:
+    return lambda p, u, o: Case(
+        "post", reverse(f"history_add_{kind}", args=[_patient(p, o).public_id]), _HISTORY_BODIES[kind]
+    )
+
+
+def _doc_url(name: str) -> Builder:
+    return lambda p, u, o: Case("get", reverse(name, args=[_document(p, o)[1].public_id]))
+
+
+ENDPOINTS.update(
+    {
+        "document_refile": (
+            "patients.change_chartdocument",
+            True,
+            [
+                lambda p, u, o: Case(
+                    "post",
+                    reverse("document_refile", args=[(d := _document(p, o))[0].public_id, d[1].public_id]),
+                    {"category": "consult", "reason": "Misfiled"},
+                )
+            ],
+        ),
+        "expected_result_action": (
+            "patients.change_expectedresult",
+            True,
+            [
+                lambda p, u, o: Case(
+                    "post",
+                    reverse(
+                        "expected_result_action",
+                        args=[(r := _expected_result(p, o)).patient.public_id, r.public_id, "cancel"],
+                    ),
+                    {"reason": "Declined"},
+                )
+            ],
+        ),
+        **{f"history_add_{k}": (f"patients.add_{k}", True, [_history_add(k)]) for k in _HISTORY_BODIES},
+        "api-document-list": (
+            "patients.view_chartdocument",
+            False,
+            [lambda p, u, o: Case("get", reverse("api-document-list"))],
+        ),
+        "api-document-create": (
+            "patients.add_chartdocument",
+            True,
+            [
+                lambda p, u, o: Case(
+                    "post",
+                    reverse("api-document-list"),
+                    {"patient": str(_patient(p, o).public_id), "category": "lab_result", "file": _pdf()},
+                )
+            ],
+        ),
+        "api-document-detail": ("patients.view_chartdocument", True, [_doc_url("api-document-detail")]),
+        "api-document-download": ("patients.view_chartdocument", True, [_doc_url("api-document-download")]),
+        "api-document-refile": (
+            "patients.change_chartdocument",
+            True,
+            [
+                lambda p, u, o: Case(
+                    "post",
+                    reverse("api-document-refile", args=[_document(p, o)[1].public_id]),
+                    {"category": "consult", "reason": "Misfiled"},
+                    json=True,
+                )
+            ],
+        ),
+        "api-document-partner": (
+            "patients.add_chartdocument",
+            False,
+            [
+                lambda p, u, o: Case(
+                    "post",
+                    reverse("api-document-partner"),
+                    {
+                        "mrn": (pt := _patient(p, o)).mrn,
+                        "date_of_birth": pt.date_of_birth.isoformat(),
+                        "category": "lab_result",
+                        "file": _pdf(),
+                    },
+                )
+            ],
+        ),
+        "api-patient-care-gaps": (
+            "patients.view_procedure",
+            True,
+            [lambda p, u, o: Case("get", reverse("api-patient-care-gaps", args=[_patient(p, o).public_id]))],
+        ),
+    }
+)
+for _kind, _date_field in (("procedure", "performed_on"), ("immunization", "given_on")):
+    ENDPOINTS.update(
+        {
+            f"api-{_kind}-list": (
+                f"patients.view_{_kind}",
+                False,
+                [lambda p, u, o, k=_kind: Case("get", reverse(f"api-{k}-list"))],
+            ),
+            f"api-{_kind}-create": (
+                f"patients.add_{_kind}",
+                True,
+                [
+                    lambda p, u, o, k=_kind: Case(
+                        "post",
+                        reverse(f"api-{k}-list"),
+                        {"patient": str(_patient(p, o).public_id), **_HISTORY_BODIES[k]},
+                        json=True,
+                    )
+                ],
+            ),
+        }
+    )
+    BODY_REFERENCES[f"api-{_kind}-create"] = {"patient": ["No such patient."]}
+    ROUTER_ALIASES[f"api-{_kind}-list"] = [f"api-{_kind}-list", f"api-{_kind}-create"]
+BODY_REFERENCES["api-document-create"] = {"patient": ["No such patient."]}
+ROUTER_ALIASES["api-document-list"] = ["api-document-list", "api-document-create"]
+
+
+def _history_row(model: str, practice: Any, own: bool) -> Any:
+    from patients.models import Immunization, Procedure
+
+    patient = _patient(practice, own)
+    if model == "procedure":
+        return Procedure.objects.create(patient=patient, code="fit", performed_on=timezone.localdate())
+    return Immunization.objects.create(patient=patient, vaccine="Flu", cvx_code="141", given_on=timezone.localdate())
+
+
+ENDPOINTS.update(
+    {
+        f"api-{k}-detail": (
+            f"patients.view_{k}",
+            True,
+            [lambda p, u, o, k=k: Case("get", reverse(f"api-{k}-detail", args=[_history_row(k, p, o).public_id]))],
+        )
+        for k in ("procedure", "immunization")
+    }
+)
+
+
+# --- Incoming documents, history row changes, the expected-results API (patients/) --------------------
+def _unmatched(practice: Any, own: bool) -> Any:
+    """A partner document that matched no patient, posted by a lab account on the team (or the other)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from patients.models import UnmatchedDocument
+    from vma.access import add_to_care_team
+
+    lab = UserFactory(role=Role.FRONT_OFFICE)
+    add_to_care_team(lab, practice.team if own else practice.other_team)
+    kept = UnmatchedDocument(
+        category="lab_result",
+        title="CBC",
+        content_type="image/png",
+        size_bytes=len(PNG),
+        claimed_mrn="NOPE-1",
+        reason="No patient has MRN NOPE-1.",
+        posted_by=lab,
+    )
+    kept.file.save("x", SimpleUploadedFile("x.png", PNG), save=True)
+    return kept
+
+
+def _incoming_action(action: str) -> Builder:
+    def build(practice: Any, user: Any, own: bool) -> Case:
+        kept = _unmatched(practice, own)
+        data = (
+            {"patient": str(_patient(practice, True).public_id), "category": "lab_result"}
+            if action == "file"
+            else {"reason": "Sent by mistake"}
+        )
+        return Case("post", reverse("incoming_document_action", args=[kept.public_id, action]), data)
+
+    return build
+
+
+def _medication(practice: Any, own: bool) -> Any:
+    from patients.models import Medication
+
+    return Medication.objects.create(patient=_patient(practice, own), name="Lisinopril")
+
+
+def _problem(practice: Any, own: bool) -> Any:
+    from patients.models import Problem
+
+    return Problem.objects.create(patient=_patient(practice, own), code="I10", description="Hypertension")
+
+
+def _filed_result(practice: Any, own: bool) -> tuple[Any, Any]:
+    """An outstanding result and a document in the same chart that it could be matched to."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    result = _expected_result(practice, own)
+    doc = ChartDocument(
+        patient=result.patient, category="lab_result", title="Labs", content_type="image/png", size_bytes=len(PNG)
+    )
+    doc.file.save("x", SimpleUploadedFile("x.png", PNG), save=True)
+    return result, doc
+
+
+ENDPOINTS.update(
+    {
+        "incoming_documents": (
+            "patients.view_unmatcheddocument",
+            False,
+            [lambda p, u, o: Case("get", reverse("incoming_documents"))],
+        ),
+        "incoming_document": (
+            "patients.view_unmatcheddocument",
+            True,
+            [lambda p, u, o: Case("get", reverse("incoming_document", args=[_unmatched(p, o).public_id]))],
+        ),
+        "incoming_document_download": (
+            "patients.view_unmatcheddocument",
+            True,
+            [lambda p, u, o: Case("get", reverse("incoming_document_download", args=[_unmatched(p, o).public_id]))],
+        ),
+        "incoming_document_action": (
+            "patients.change_unmatcheddocument",
+            True,
+            [_incoming_action("file"), _incoming_action("discard")],
+        ),
+        "medication_stop": (
+            "patients.change_medication",
+            True,
+            [
+                lambda p, u, o: Case(
+                    "post",
+                    reverse("medication_stop", args=[(m := _medication(p, o)).patient.public_id, m.public_id]),
+                    {"stop_date": _TODAY, "reason": "Cough"},
+                )
+            ],
+        ),
+        "problem_resolve": (
+            "patients.change_problem",
+            True,
+            [
+                lambda p, u, o: Case(
+                    "post",
+                    reverse("problem_resolve", args=[(pr := _problem(p, o)).patient.public_id, pr.public_id]),
+                    {"resolved_on": _TODAY},
+                )
+            ],
+        ),
+        "api-expectedresult-list": (
+            "patients.view_expectedresult",
+            True,
+            [
+                lambda p, u, o: Case(
+                    "get", reverse("api-expectedresult-list") + f"?patient={_expected_result(p, o).patient.public_id}"
+                )
+            ],
+        ),
+        "api-expectedresult-detail": (
+            "patients.view_expectedresult",
+            True,
+            [
+                lambda p, u, o: Case(
+                    "get", reverse("api-expectedresult-detail", args=[_expected_result(p, o).public_id])
+                )
+            ],
+        ),
+        "api-expectedresult-match": (
+            "patients.change_expectedresult",
+            True,
+            [
+                lambda p, u, o: Case(
+                    "post",
+                    reverse("api-expectedresult-match", args=[(rd := _filed_result(p, o))[0].public_id]),
+                    {"document": str(rd[1].public_id)},
+                    json=True,
+                )
+            ],
+        ),
+        "api-expectedresult-cancel": (
+            "patients.change_expectedresult",
+            True,
+            [
+                lambda p, u, o: Case(
+                    "post",
+                    reverse("api-expectedresult-cancel", args=[_expected_result(p, o).public_id]),
+                    {"reason": "Declined"},
+                    json=True,
+                )
+            ],
+        ),
+    }
+)
+
+
+# --- billing (billing/): claims work list and detail, billing a visit, the claims API --------------
+def _billing_claim(practice: Any, user: Any, own: bool, status: str = "draft") -> Any:
+    """A claim with one line; the manager (on no team by default) is put on the practice's team."""
+    from billing.models import Claim
+    from billing.tests.factories import PRACTICE_NPI, TAX_ID, draft
+    from vma.access import add_to_care_team
+
+    if Role.MANAGER in user.role_names:
+        add_to_care_team(user, practice.team)
+    claim = draft(practice, own=own)
+    Claim.objects.filter(pk=claim.pk).update(
+        billing_npi=PRACTICE_NPI,
+        billing_tax_id=TAX_ID,
+        status=status,
+        submitted_at=timezone.now() if status not in {"draft", "scrubbed"} else None,
+        payer_claim_number="ICN1" if status == "paid" else "",
+    )
+    return Claim.objects.get(pk=claim.pk)
+
+
+def _billing_visit(practice: Any, user: Any, own: bool) -> Any:
+    from billing.tests.factories import codes, visit
+    from vma.access import add_to_care_team
+
+    if Role.MANAGER in user.role_names:
+        add_to_care_team(user, practice.team)
+    codes()
+    return visit(practice, own=own)
+
+
+def _api_claim(action: str, status: str = "draft", **data: Any) -> Builder:
+    return lambda p, u, o: Case(
+        "post", reverse(f"api-claim-{action}", args=[_billing_claim(p, u, o, status).public_id]), data, json=True
+    )
+
+
+CLAIM_VIEW, CLAIM_ADD, CLAIM_CHANGE, CLAIM_SCRUB, CLAIM_SUBMIT, CLAIM_VOID = (
+    "billing.view_claim",
+    "billing.add_claim",
+    "billing.change_claim",
+    "billing.scrub_claim",
+    "billing.submit_claim",
+    "billing.void_claim",
+)
+ENDPOINTS.update(
+    {
+        "billing_claims": (
+            CLAIM_VIEW,
+            False,
+            [lambda p, u, o: Case("get", reverse("billing_claims") + "?status=draft")],
+        ),
+        "billing_claim_detail": (
+            CLAIM_VIEW,
+            True,
+            [lambda p, u, o: Case("get", reverse("billing_claim_detail", args=[_billing_claim(p, u, o).public_id]))],
+        ),
+        "billing_claim_action": (
+            CLAIM_CHANGE,
+            True,
+            [
+                lambda p, u, o: Case(
+                    "post", reverse("billing_claim_action", args=[_billing_claim(p, u, o).public_id, "scrub"])
+                ),
+                lambda p, u, o: Case(
+                    "post",
+                    reverse("billing_claim_action", args=[_billing_claim(p, u, o).public_id, "add_diagnosis"]),
+                    {"code": "I10"},
+                ),
+            ],
+        ),
+        "billing_bill_visit": (
+            CLAIM_ADD,
+            True,
+            [lambda p, u, o: Case("post", reverse("billing_bill_visit", args=[_billing_visit(p, u, o).public_id]))],
+        ),
+        "api-claim-list": (CLAIM_VIEW, False, [lambda p, u, o: Case("get", reverse("api-claim-list"))]),
+        "api-claim-create": (
+            CLAIM_ADD,
+            True,
+            [
+                lambda p, u, o: Case(
+                    "post",
+                    reverse("api-claim-list"),
+                    {"appointment": str(_billing_visit(p, u, o).public_id), "diagnoses": ["I10"]},
+                    json=True,
+                )
+            ],
+        ),
+        "api-claim-detail": (
+            CLAIM_VIEW,
+            True,
+            [lambda p, u, o: Case("get", reverse("api-claim-detail", args=[_billing_claim(p, u, o).public_id]))],
+        ),
+        "api-claim-lines": (
+            CLAIM_CHANGE,
+            True,
+            [_api_claim("lines", procedure_code="36415", diagnosis_pointers=[1])],
+        ),
+        "api-claim-diagnoses": (CLAIM_CHANGE, True, [_api_claim("diagnoses", code="I10")]),
+        "api-claim-scrub": (CLAIM_SCRUB, True, [_api_claim("scrub")]),
+        "api-claim-submit": (CLAIM_SUBMIT, True, [_api_claim("submit", "scrubbed")]),
+        "api-claim-reopen": (CLAIM_CHANGE, True, [_api_claim("reopen", "rejected")]),
+        "api-claim-void": (CLAIM_VOID, True, [_api_claim("void", "paid", reason="Billed in error")]),
+        "api-claim-correct": (CLAIM_VOID, True, [_api_claim("correct", "paid", reason="Wrong units")]),
+    }
+)
+BODY_REFERENCES["api-claim-create"] = {"appointment": ["No such appointment."]}
+ROUTER_ALIASES["api-claim-list"] = ["api-claim-list", "api-claim-create"]
+
+
 def _all_url_names() -> set[str]:
     names: set[str] = set()
 

@@ -122,6 +122,72 @@ for _role, _intake_perms in {
 }.items():
     ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | frozenset(_intake_perms)
 
+# Chart scrub and huddle sheet (huddle/): the front office and clinical support work scrubs (the
+# scrub work item sits in clinical support's queue: chart preparation); nurses and providers read
+# the sheet, and so does the manager (who sees patients only when put on a care team).
+_HUDDLE_WORK = {"huddle.view_huddle_sheet", "huddle.view_chartscrub", "huddle.work_chartscrub"}
+for _role, _huddle_perms in {
+    Role.FRONT_OFFICE: _HUDDLE_WORK,
+    Role.CLINICAL_SUPPORT: _HUDDLE_WORK,
+    Role.NURSE: {"huddle.view_huddle_sheet"},
+    Role.PROVIDER: {"huddle.view_huddle_sheet"},
+    Role.MANAGER: {"huddle.view_huddle_sheet"},
+}.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | frozenset(_huddle_perms)
+
+# Chart history, outstanding results and documents (patients/): clinical roles read history and
+# results; clinical support abstracts closing evidence (procedures, immunizations) from outside
+# records, matches and refiles documents and files what partners posted unmatched; nurses and
+# providers keep the problem list, medications and allergies. The manager keeps the care-gap rules
+# and standing-order protocols (in admin). Front office and billing see no clinical history.
+_HISTORY_READ = {
+    f"patients.view_{m}" for m in ("problem", "medication", "allergy", "immunization", "procedure", "expectedresult")
+}
+_EVIDENCE_WRITE = {"patients.add_procedure", "patients.add_immunization"}
+_RESULTS_WORK = {"patients.add_expectedresult", "patients.change_expectedresult"}
+_DOCS_FIX = {"patients.change_chartdocument", "patients.view_unmatcheddocument", "patients.change_unmatcheddocument"}
+_CHART_KEEP = {
+    "patients.add_problem",
+    "patients.change_problem",
+    "patients.add_medication",
+    "patients.change_medication",
+    "patients.add_allergy",
+}
+for _role, _chart_perms in {
+    Role.CLINICAL_SUPPORT: _HISTORY_READ | _EVIDENCE_WRITE | _RESULTS_WORK | _DOCS_FIX,
+    Role.NURSE: _HISTORY_READ | _EVIDENCE_WRITE | _RESULTS_WORK | _DOCS_FIX | _CHART_KEEP,
+    Role.PROVIDER: _HISTORY_READ | _EVIDENCE_WRITE | {"patients.add_expectedresult"} | _CHART_KEEP,
+    Role.MANAGER: {
+        f"patients.{verb}_{m}" for verb in ("view", "add", "change") for m in ("caregaprule", "standingorderprotocol")
+    },
+}.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | frozenset(_chart_perms)
+
+# Charges and claims (billing/): the billing VMA and the manager enter charges, scrub, submit, void and
+# correct claims and keep the practice's codes, payer profiles and fee schedules; the front office and
+# clinical roles have none of it. Claims carry codes, not notes: a billing VMA still reads no chart.
+_BILLING_WORK = {
+    "billing.view_claim",
+    "billing.add_claim",
+    "billing.change_claim",
+    "billing.scrub_claim",
+    "billing.submit_claim",
+    "billing.void_claim",
+    "billing.view_procedurecode",
+    "billing.view_payerbillingprofile",
+    "billing.view_feescheduleline",
+}
+_BILLING_DATA = {
+    "billing.add_procedurecode",
+    "billing.change_procedurecode",
+    "billing.add_payerbillingprofile",
+    "billing.change_payerbillingprofile",
+    "billing.add_feescheduleline",
+    "billing.change_feescheduleline",
+}
+for _role, _billing_perms in {Role.BILLING: _BILLING_WORK, Role.MANAGER: _BILLING_WORK | _BILLING_DATA}.items():
+    ROLE_PERMISSIONS[_role] = ROLE_PERMISSIONS[_role] | frozenset(_billing_perms)
+
 # Scopes an API token may carry, and the model permissions each scope stands for. A token can
 # never do more than its account's roles allow: both must pass.
 API_SCOPES: dict[str, str] = {
@@ -137,6 +203,15 @@ API_SCOPES: dict[str, str] = {
     "appointments:write": "Book, reschedule, confirm and cancel appointments",
     "intake:read": "Read intake questionnaires, packets and answers",
     "intake:write": "Mark intake packets reviewed",
+    "documents:read": "Read chart documents and download them",
+    "documents:write": "Upload chart documents; partners post results by MRN and date of birth",
+    "history:read": "Read problems, medications, allergies, immunizations, procedures, care gaps and "
+    "expected (outstanding) results",
+    "history:write": "Record procedures and immunizations (care-gap evidence); match or cancel expected results",
+    "huddle:read": "Read huddle sheets and chart scrubs",
+    "huddle:write": "Mark chart-scrub items and charts scrubbed",
+    "claims:read": "Read claims, their charges and scrub results",
+    "claims:write": "Draft claims from visits, edit charges, scrub, submit, void and correct claims",
 }
 
 

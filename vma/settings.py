@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "eligibility",
     "billing",
     "intake",
+    "huddle",
 ]
 
 MIDDLEWARE = [
@@ -292,6 +293,23 @@ ELIGIBILITY_TIMEOUT_SECONDS = env_int("ELIGIBILITY_TIMEOUT_SECONDS", 10)
 PRACTICE_NPI = env_str("PRACTICE_NPI", "")
 PRACTICE_NAME = env_str("PRACTICE_NAME", "VMA Portal Demo Practice")
 
+# Billing (837P claims): the practice's tax id and address for the billing provider loop, the claim
+# clearinghouse ("simulated" for the demo and tests, "http" for a real one), follow-up timings.
+PRACTICE_TAX_ID = env_str("PRACTICE_TAX_ID", "")
+PRACTICE_ADDRESS_LINE = env_str("PRACTICE_ADDRESS_LINE", "100 Main Street")
+PRACTICE_CITY = env_str("PRACTICE_CITY", "Springfield")
+PRACTICE_STATE = env_str("PRACTICE_STATE", "IL")
+PRACTICE_POSTAL_CODE = env_str("PRACTICE_POSTAL_CODE", "627010001")
+BILLING_CLEARINGHOUSE = env_str("BILLING_CLEARINGHOUSE", "simulated")
+BILLING_CLEARINGHOUSE_URL = env_str("BILLING_CLEARINGHOUSE_URL", "")
+BILLING_CLEARINGHOUSE_API_KEY = env_str("BILLING_CLEARINGHOUSE_API_KEY", "")
+BILLING_FILING_WARNING_DAYS = env_int("BILLING_FILING_WARNING_DAYS", 14)
+
+# Chart scrub and huddle sheet: scrubs are built hourly between these hours; the day's huddle
+# snapshot is taken once, at or after HUDDLE_SNAPSHOT_AT (before clinic opens).
+HUDDLE_SCRUB_HOURS = (env_int("HUDDLE_SCRUB_FROM_HOUR", 6), env_int("HUDDLE_SCRUB_TO_HOUR", 20))
+HUDDLE_SNAPSHOT_AT = env_str("HUDDLE_SNAPSHOT_AT", "06:30")
+
 # Intake links: the public address patients open; a link dies at the visit, and never lives longer
 # than the ceiling; wrong identity answers allowed per packet before it locks.
 INTAKE_BASE_URL = env_str("INTAKE_BASE_URL", "http://localhost:8000")
@@ -347,7 +365,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"QueueEnum": "vma.roles.QUEUE_VALUES"},
+    "ENUM_NAME_OVERRIDES": {
+        "QueueEnum": "vma.roles.QUEUE_VALUES",
+        "ScrubItemStateEnum": "huddle.models.ScrubItem.State",
+    },
 }
 
 # Cache: Redis when configured (shared by every process), local memory otherwise.

@@ -6,10 +6,19 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from billing.api import ClaimViewSet
 from eligibility.api import EligibilityCheckViewSet
 from eligibility.priorauth_api import PriorAuthorizationViewSet
+from huddle.api import ChartScrubViewSet, HuddleSheetViewSet
 from intake.api import IntakePacketViewSet, IntakeResponseViewSet, QuestionnaireViewSet
-from patients.api import CoverageViewSet, PatientViewSet
+from patients.api import (
+    CoverageViewSet,
+    DocumentViewSet,
+    ExpectedResultViewSet,
+    ImmunizationViewSet,
+    PatientViewSet,
+    ProcedureViewSet,
+)
 from scheduling.api import AppointmentViewSet
 
 from . import views
@@ -19,6 +28,10 @@ router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("patients", PatientViewSet, basename="api-patient")
 router.register("coverages", CoverageViewSet, basename="api-coverage")
+router.register("documents", DocumentViewSet, basename="api-document")
+router.register("procedures", ProcedureViewSet, basename="api-procedure")
+router.register("immunizations", ImmunizationViewSet, basename="api-immunization")
+router.register("expected-results", ExpectedResultViewSet, basename="api-expectedresult")
 router.register("work-items", WorkItemViewSet, basename="api-workitem")
 router.register("eligibility-checks", EligibilityCheckViewSet, basename="api-eligibilitycheck")
 router.register("intake/questionnaires", QuestionnaireViewSet, basename="api-intakequestionnaire")
@@ -26,6 +39,9 @@ router.register("intake/packets", IntakePacketViewSet, basename="api-intakepacke
 router.register("intake/responses", IntakeResponseViewSet, basename="api-intakeresponse")
 router.register("appointments", AppointmentViewSet, basename="api-appointment")
 router.register("prior-authorizations", PriorAuthorizationViewSet, basename="api-priorauthorization")
+router.register("claims", ClaimViewSet, basename="api-claim")
+router.register("huddle/sheet", HuddleSheetViewSet, basename="api-huddlesheet")
+router.register("huddle/scrubs", ChartScrubViewSet, basename="api-chartscrub")
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -40,7 +56,9 @@ urlpatterns = [
     path("patients/", include("patients.urls")),
     path("eligibility/", include("eligibility.urls")),
     path("intake/", include("intake.urls")),
+    path("huddle/", include("huddle.urls")),
     path("scheduling/", include("scheduling.urls")),
+    path("billing/", include("billing.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),

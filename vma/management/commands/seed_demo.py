@@ -303,6 +303,10 @@ class Command(BaseCommand):
             workflow.complete_item(
                 workflow.claim_item(item, actor=worker), actor=worker, note="Called the patient; question answered."
             )
+        # Billing: the practice's codes, payer profiles, a fee schedule and one draft claim (missing modifier 25).
+        from billing.demo import seed_billing
+
+        seed_billing()
 
     def _print_logins(self) -> None:
         self.stdout.write(f"\nDemo clinic logins (password for all: {DEMO_PASSWORD}):")
