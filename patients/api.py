@@ -477,6 +477,7 @@ class _EvidenceViewSet(PatientDataViewSet):
     out: type[serializers.ModelSerializer]
     body: type[serializers.Serializer]
     add_perm: str
+    recorder: str  # the services function that records this kind of evidence
 
     def get_queryset(self) -> QuerySet[Any]:
         qs = accessible_history(user_of(self.request), self.evidence_model).select_related("patient", "document")
@@ -484,9 +485,6 @@ class _EvidenceViewSet(PatientDataViewSet):
 
     def get_serializer_class(self) -> type[serializers.Serializer]:
         return self.out
-
-    def record(self, patient: Patient, **data: Any) -> Any:
-        raise NotImplementedError
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         s = self.body(data=request.data)
@@ -496,7 +494,7 @@ class _EvidenceViewSet(PatientDataViewSet):
         data.pop("patient")
         document = _evidence_document(patient, data.pop("document", None))
         try:
-            row = self.record(patient, actor=user_of(request), document=document, **data)
+            row = getattr(services, self.recorder)(patient, actor=user_of(request), document=document, **data)
         except DjangoValidationError as exc:
             raise _evidence_errors(exc) from None
         return Response(self.out(row).data, status=status.HTTP_201_CREATED)
@@ -510,9 +508,7 @@ class ProcedureViewSet(_EvidenceViewSet):
     audit_action = "api.procedures"
     policy = {"list": H_READ, "retrieve": H_READ, "create": ("patients.add_procedure", "history:write")}
     evidence_model, out, body, add_perm = Procedure, ProcedureOut, ProcedureIn, "patients.add_procedure"
-
-    def record(self, patient: Patient, **data: Any) -> Any:
-        return services.record_procedure(patient, **data)
+    recorder = "record_procedure"
 
 
 @extend_schema_view(create=extend_schema(request=ImmunizationIn, responses={201: ImmunizationOut}))
@@ -527,9 +523,7 @@ class ImmunizationViewSet(_EvidenceViewSet):
         "create": ("patients.add_immunization", "history:write"),
     }
     evidence_model, out, body, add_perm = Immunization, ImmunizationOut, ImmunizationIn, "patients.add_immunization"
-
-    def record(self, patient: Patient, **data: Any) -> Any:
-        return services.record_immunization(patient, **data)
+    recorder = "record_immunization"
 
 
 # ---------------------------------------------------------------------------------------------
