@@ -9,8 +9,6 @@ new endpoint cannot ship without being placed in the matrix.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -24,19 +22,9 @@ from vma.access import ROLE_PERMISSIONS
 from vma.roles import Role
 
 from .factories import CoverageFactory, PatientFactory, PayerFactory, UserFactory
+from .matrix.base import Builder, Case
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-
-
-@dataclass
-class Case:
-    method: str
-    url: str
-    data: Any = None
-    json: bool = False
-
-
-Builder = Callable[[Any, Any, bool], Case]
 
 
 def _patient(practice: Any, own: bool) -> Any:
@@ -1312,6 +1300,24 @@ ENDPOINTS.update(
 )
 BODY_REFERENCES["api-claim-create"] = {"appointment": ["No such appointment."]}
 ROUTER_ALIASES["api-claim-list"] = ["api-claim-list", "api-claim-create"]
+
+
+def _merge_app_parts() -> None:
+    """Each app's part of the matrix lives in tests/matrix/<app>.py; a name may be listed once."""
+    import importlib
+
+    from .matrix import APP_MODULES
+
+    for module_name in APP_MODULES:
+        part = importlib.import_module(f"tests.matrix.{module_name}")
+        clash = set(part.ENDPOINTS) & set(ENDPOINTS)
+        assert not clash, f"{module_name}: listed twice in the matrix: {sorted(clash)}"
+        ENDPOINTS.update(part.ENDPOINTS)
+        BODY_REFERENCES.update(part.BODY_REFERENCES)
+        ROUTER_ALIASES.update(part.ROUTER_ALIASES)
+
+
+_merge_app_parts()
 
 
 def _all_url_names() -> set[str]:

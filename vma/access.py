@@ -214,6 +214,25 @@ API_SCOPES: dict[str, str] = {
     "claims:write": "Draft claims from visits, edit charges, scrub, submit, void and correct claims",
 }
 
+# Apps that keep their policy next to their code (`<app>/policy.py`, plain data).
+POLICY_APPS = ("billing", "encounters", "orders", "refills", "referrals", "telehealth")
+
+
+def _merge_app_policies() -> None:
+    import importlib
+
+    for app in POLICY_APPS:
+        policy = importlib.import_module(f"{app}.policy")
+        for role, perms in policy.ROLE_PERMISSIONS.items():
+            ROLE_PERMISSIONS[role] = ROLE_PERMISSIONS[role] | frozenset(perms)
+        clash = set(policy.API_SCOPES) & set(API_SCOPES)
+        if clash:
+            raise RuntimeError(f"{app}.policy redefines API scopes {sorted(clash)}")
+        API_SCOPES.update(policy.API_SCOPES)
+
+
+_merge_app_policies()
+
 
 def sync_role_groups(**_: Any) -> None:
     """Create the role groups and set their permissions exactly to ROLE_PERMISSIONS."""

@@ -83,6 +83,11 @@ INSTALLED_APPS = [
     "billing",
     "intake",
     "huddle",
+    "encounters",
+    "orders",
+    "refills",
+    "referrals",
+    "telehealth",
 ]
 
 MIDDLEWARE = [

@@ -9,8 +9,10 @@ from rest_framework.routers import DefaultRouter
 from billing.api import ClaimViewSet
 from eligibility.api import EligibilityCheckViewSet
 from eligibility.priorauth_api import PriorAuthorizationViewSet
+from encounters import api as encounters_api
 from huddle.api import ChartScrubViewSet, HuddleSheetViewSet
 from intake.api import IntakePacketViewSet, IntakeResponseViewSet, QuestionnaireViewSet
+from orders import api as orders_api
 from patients.api import (
     CoverageViewSet,
     DocumentViewSet,
@@ -19,7 +21,10 @@ from patients.api import (
     PatientViewSet,
     ProcedureViewSet,
 )
+from referrals import api as referrals_api
+from refills import api as refills_api
 from scheduling.api import AppointmentViewSet
+from telehealth import api as telehealth_api
 
 from . import views
 from .api.workitems import WorkItemViewSet
@@ -42,6 +47,9 @@ router.register("prior-authorizations", PriorAuthorizationViewSet, basename="api
 router.register("claims", ClaimViewSet, basename="api-claim")
 router.register("huddle/sheet", HuddleSheetViewSet, basename="api-huddlesheet")
 router.register("huddle/scrubs", ChartScrubViewSet, basename="api-chartscrub")
+# Apps that register their own viewsets (each app's api.register).
+for _app_api in (encounters_api, orders_api, refills_api, referrals_api, telehealth_api):
+    _app_api.register(router)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -59,6 +67,11 @@ urlpatterns = [
     path("huddle/", include("huddle.urls")),
     path("scheduling/", include("scheduling.urls")),
     path("billing/", include("billing.urls")),
+    path("encounters/", include("encounters.urls")),
+    path("orders/", include("orders.urls")),
+    path("refills/", include("refills.urls")),
+    path("referrals/", include("referrals.urls")),
+    path("telehealth/", include("telehealth.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),

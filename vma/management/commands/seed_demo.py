@@ -307,6 +307,14 @@ class Command(BaseCommand):
         from billing.demo import seed_billing
 
         seed_billing()
+        # The later apps seed their own demo data (`<app>/demo.py::seed()`, each idempotent), in this order:
+        # encounters before the orders that hang off them, orders before the refills and referrals.
+        import importlib
+        import importlib.util
+
+        for app in ("encounters", "orders", "refills", "referrals", "telehealth"):
+            if importlib.util.find_spec(f"{app}.demo") is not None:
+                importlib.import_module(f"{app}.demo").seed()
 
     def _print_logins(self) -> None:
         self.stdout.write(f"\nDemo clinic logins (password for all: {DEMO_PASSWORD}):")

@@ -1,0 +1,3 @@
+"""Referrals: models."""
+
+from django.db import models  # noqa: F401

@@ -1,0 +1,5 @@
+"""Referrals pages (included at /referrals/)."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []

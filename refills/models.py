@@ -1,0 +1,3 @@
+"""Refills: models."""
+
+from django.db import models  # noqa: F401

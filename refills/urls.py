@@ -1,0 +1,5 @@
+"""Refills pages (included at /refills/)."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Virtual waiting room: models."""
+
+from django.db import models  # noqa: F401
