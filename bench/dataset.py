@@ -38,6 +38,7 @@ The dataset is reused while its marker (table `bench_dataset`: part, version, sc
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ if TYPE_CHECKING:
 
     from vma.models import User
 
-DATABASE_NAME = "vma_bench"
+DATABASE_NAME = os.environ.get("BENCH_DATABASE_NAME", "vma_bench")
 # Bump when the generator changes: an existing dataset of another version is rebuilt.
 DATASET_VERSION = 1
 CORE_PART = "core"
@@ -101,7 +102,7 @@ def bench_database_url(url: str) -> str:
 def bench_redis_url(url: str) -> str:
     """The same Redis server as `url`, database 13: never the application's db 0."""
     parts = urlsplit(url or "redis://127.0.0.1:6379/0")
-    return urlunsplit(parts._replace(path="/13"))
+    return urlunsplit(parts._replace(path="/" + os.environ.get("BENCH_REDIS_DB", "13")))
 
 
 def create_database_if_missing(url: str) -> bool:
