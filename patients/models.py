@@ -252,6 +252,7 @@ class Medication(HistoryRecord):
     sig = models.CharField("Sig (directions)", max_length=200, blank=True)
     start_date = models.DateField(null=True, blank=True)
     stop_date = models.DateField(null=True, blank=True)
+    stop_reason = models.CharField(max_length=300, blank=True, help_text="Why it was stopped (shown on the chart).")
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.CLINICIAN)
 
     class Meta:

@@ -411,8 +411,7 @@ def record_medication(patient: Patient, *, actor: User, name: str, **fields: Any
 def stop_medication(med: Medication, *, actor: User, reason: str, stop_date: date | None = None) -> Medication:
     """Stop a medication on a day (today by default, never ahead), saying why.
 
-    The model keeps no reason column: the reason goes to the audit trail with the change (an event
-    naming the patient), next to auditlog's record of the new stop date.
+    The reason is kept on the row (the chart shows it) and in the audit trail with the change.
     """
     med = Medication.objects.select_for_update(of=("self",)).select_related("patient").get(pk=med.pk)
     _history_access(actor, med.patient, "patients.change_medication")
@@ -429,6 +428,7 @@ def stop_medication(med: Medication, *, actor: User, reason: str, stop_date: dat
             {"stop_date": f"The stop date cannot be before the start date ({med.start_date:%m/%d/%Y})."}
         )
     med.stop_date = day
+    med.stop_reason = reason[:300]
     med = _save(med, Medication, med.patient_id)
     audit.append(
         kind=AuditEvent.Kind.WRITE,

@@ -118,6 +118,15 @@ def test_future_planned_stop_can_be_brought_forward(nurse, patient):
     services.stop_medication(planned, actor=nurse, reason="Course cut short")
     planned.refresh_from_db()
     assert planned.stop_date == timezone.localdate()
+    assert planned.stop_reason == "Course cut short"
+
+
+def test_the_chart_shows_why_a_medication_was_stopped(client, nurse, patient, med):
+    client.force_login(nurse)
+    today = timezone.localdate().isoformat()
+    r = client.post(stop_url(patient, med), {"stop_date": today, "reason": "Rash on day 3"})
+    html = client.get(r["Location"]).content.decode()
+    assert "(Rash on day 3)" in html
 
 
 # --- resolve a problem -------------------------------------------------------------------------------
