@@ -1,6 +1,6 @@
 """App config for the core: audit hooks, role groups, periodic tasks, work kinds."""
 
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 from django.db.models.signals import post_migrate
 
 
@@ -22,7 +22,11 @@ class VmaConfig(AppConfig):
 
         auditlog.register(WorkItem, exclude_fields=["updated_at"])
         post_log.connect(on_auditlog_entry, dispatch_uid="vma.audit.chain")
-        post_migrate.connect(sync_role_groups, sender=self, dispatch_uid="vma.roles")
+        # After the LAST app's post_migrate: by then auth has created every app's permissions (on
+        # vma's own signal the apps listed after it have none yet, and a fresh database's groups
+        # would miss them until a second migrate).
+        last_app = list(apps.get_app_configs())[-1]
+        post_migrate.connect(sync_role_groups, sender=last_app, dispatch_uid="vma.roles")
         post_migrate.connect(sync_periodic_tasks, sender=self, dispatch_uid="vma.schedule")
         register_kind(
             WorkKind(
