@@ -1315,6 +1315,7 @@ def _merge_app_parts() -> None:
         ENDPOINTS.update(part.ENDPOINTS)
         BODY_REFERENCES.update(part.BODY_REFERENCES)
         ROUTER_ALIASES.update(part.ROUTER_ALIASES)
+        PUBLIC.update(getattr(part, "PUBLIC", ()))  # a part's patient-facing token pages (no login)
 
 
 _merge_app_parts()
