@@ -39,6 +39,11 @@ class Order(models.Model):
         CIV = "CIV", "Schedule IV"
         CV = "CV", "Schedule V"
 
+    class PharmacyStatus(models.TextChoices):
+        NOT_SENT = "", "Not sent"
+        ACCEPTED = "accepted", "Accepted by the pharmacy"
+        REFUSED = "refused", "Refused by the pharmacy"
+
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     encounter = models.ForeignKey("encounters.Encounter", on_delete=models.PROTECT, related_name="orders")
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="orders")
@@ -81,9 +86,42 @@ class Order(models.Model):
     signed_at = models.DateTimeField(null=True, blank=True)
     signed_hash = models.CharField(max_length=64, blank=True)
     second_factor_at = models.DateTimeField(null=True, blank=True, help_text="Controlled substances only.")
+    # Who sent it back or cancelled it, and when (the comment and reason are above).
+    returned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    returned_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    # Prior authorization: what the payer's rules said when it was pended (shown to the signer);
+    # the authorization itself is opened when the order is signed.
+    needs_prior_auth = models.BooleanField(default=False)
+    prior_authorization = models.ForeignKey(
+        "eligibility.PriorAuthorization", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Effects of signing, each recorded once (the effect handler is safe to run twice).
+    effects_done_at = models.DateTimeField(null=True, blank=True)
+    expected_result = models.ForeignKey(
+        "patients.ExpectedResult", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    medication = models.ForeignKey(
+        "patients.Medication", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pharmacy_status = models.CharField(max_length=10, choices=PharmacyStatus.choices, blank=True, default="")
+    pharmacy_confirmation = models.CharField(
+        max_length=300, blank=True, help_text="The pharmacy's reference, or the reason it refused."
+    )
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="When the prescription went to the pharmacy.")
+    referral_ref = models.CharField(max_length=64, blank=True, help_text="Public id of the referral it started.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        permissions: ClassVar = [
+            ("sign_order", "Sign or return pended orders (providers)"),
+            ("cancel_order", "Cancel a pended or returned order"),
+        ]
         indexes: ClassVar = [
             models.Index(fields=["provider", "status"], name="order_provider_status_idx"),
             models.Index(fields=["patient", "status"], name="order_patient_status_idx"),
@@ -105,3 +143,32 @@ class Order(models.Model):
     @property
     def is_controlled(self) -> bool:
         return bool(self.controlled_schedule)
+
+    @property
+    def is_editable(self) -> bool:
+        """A VMA may still change it: nothing has been signed."""
+        return self.status in (self.Status.PENDED, self.Status.RETURNED)
+
+    def audit_patient_id(self) -> int | None:
+        return self.patient_id
+
+
+class SecondFactorDevice(models.Model):
+    """A provider's TOTP authenticator, asked for when signing controlled-substance prescriptions.
+
+    `last_used_counter` is the TOTP time step of the last accepted code: a code of that step or an
+    earlier one is refused, so a code seen over a shoulder cannot be replayed within its 30 s.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="second_factor")
+    secret = models.CharField(max_length=64, help_text="Base32 TOTP secret.")
+    confirmed = models.BooleanField(default=False, help_text="A code from it was accepted at least once.")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_used_counter = models.BigIntegerField(default=0)
+    failed_attempts = models.PositiveSmallIntegerField(default=0, help_text="Consecutive failures.")
+    locked_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Authenticator of {self.user}"
