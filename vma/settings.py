@@ -321,6 +321,13 @@ INTAKE_BASE_URL = env_str("INTAKE_BASE_URL", "http://localhost:8000")
 INTAKE_LINK_MAX_AGE_HOURS = env_int("INTAKE_LINK_MAX_AGE_HOURS", 14 * 24)
 INTAKE_IDENTITY_ATTEMPTS = env_int("INTAKE_IDENTITY_ATTEMPTS", 5)
 
+# After visit summaries (encounters/): how long a secure link lives, wrong identity answers allowed
+# before it locks, and whether a summary not opened within AVS_NOT_VIEWED_HOURS opens a call item.
+AVS_LINK_MAX_AGE_DAYS = env_int("AVS_LINK_MAX_AGE_DAYS", 30)
+AVS_IDENTITY_ATTEMPTS = env_int("AVS_IDENTITY_ATTEMPTS", 5)
+AVS_NOT_VIEWED_FOLLOW_UP = env_bool("AVS_NOT_VIEWED_FOLLOW_UP", default=True)
+AVS_NOT_VIEWED_HOURS = env_int("AVS_NOT_VIEWED_HOURS", 48)
+
 # --- Scheduling ---------------------------------------------------------------------------
 # Hours before a visit that a reminder goes out ("72,24"); each offset is sent once per visit.
 try:
@@ -373,6 +380,11 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "QueueEnum": "vma.roles.QUEUE_VALUES",
         "ScrubItemStateEnum": "huddle.models.ScrubItem.State",
+        "AvsChannelEnum": "encounters.models.AvsDelivery.Channel",
+        "OrderKindEnum": "orders.models.Order.Kind",
+        "OrderUrgencyEnum": "orders.models.Order.Urgency",
+        "OrderStatusEnum": "orders.models.Order.Status",
+        "OrderPharmacyStatusEnum": "orders.models.Order.PharmacyStatus",
     },
 }
 
