@@ -321,6 +321,9 @@ INTAKE_BASE_URL = env_str("INTAKE_BASE_URL", "http://localhost:8000")
 INTAKE_LINK_MAX_AGE_HOURS = env_int("INTAKE_LINK_MAX_AGE_HOURS", 14 * 24)
 INTAKE_IDENTITY_ATTEMPTS = env_int("INTAKE_IDENTITY_ATTEMPTS", 5)
 
+# Orders: the pharmacy adapter (orders/pharmacy.py); the console backend logs and accepts.
+PHARMACY_BACKEND = env_str("PHARMACY_BACKEND", "orders.pharmacy.ConsoleBackend")
+
 # After visit summaries (encounters/): how long a secure link lives, wrong identity answers allowed
 # before it locks, and whether a summary not opened within AVS_NOT_VIEWED_HOURS opens a call item.
 AVS_LINK_MAX_AGE_DAYS = env_int("AVS_LINK_MAX_AGE_DAYS", 30)
