@@ -63,7 +63,7 @@ class VisitRow:
 
 def row_of(appointment: Appointment) -> VisitRow:
     try:
-        room: VisitRoom | None = appointment.visit_room
+        room: VisitRoom | None = appointment.visit_room  # type: ignore[attr-defined]
     except ObjectDoesNotExist:
         room = None
     return VisitRow(appointment, room)
