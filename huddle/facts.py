@@ -69,6 +69,7 @@ class VisitFacts:
     outstanding: list[Any] | None  # patients.results.Outstanding; None: not available
     gaps: list[Any] | None  # patients.caregaps.GapDue; None: not available
     standing: list[Any] | None  # patients.caregaps.StandingOrderSuggestion; None: not available
+    referrals: list[Any] = field(default_factory=list)  # referrals.selectors.AwaitingReport
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -106,8 +107,9 @@ def _eligibility(
 
 
 def visit_facts(appointments: Iterable[Appointment], *, as_of: date | None = None) -> dict[int, VisitFacts]:
-    """{appointment id: facts}; appointments need patient loaded. Seven queries whatever their number."""
+    """{appointment id: facts}; appointments need patient loaded. Nine queries whatever their number."""
     from eligibility.priorauth_services import authorization_flags
+    from referrals.selectors import awaiting_reports
 
     visits = list(appointments)
     if not visits:
@@ -136,6 +138,7 @@ def visit_facts(appointments: Iterable[Appointment], *, as_of: date | None = Non
     outstanding = results.outstanding_results(patient_ids, as_of=as_of) if results else None
     gaps = caregaps.open_gaps(patient_ids, as_of=as_of) if caregaps else None
     standing = caregaps.standing_orders(patient_ids, as_of=as_of) if caregaps else None
+    referrals = awaiting_reports(patient_ids, as_of=as_of)
     out: dict[int, VisitFacts] = {}
     for v in visits:
         status, submitted_at = packets.get(v.pk, (None, None))
@@ -148,5 +151,6 @@ def visit_facts(appointments: Iterable[Appointment], *, as_of: date | None = Non
             outstanding=list(outstanding.get(v.patient_id, [])) if outstanding is not None else None,
             gaps=list(gaps.get(v.patient_id, [])) if gaps is not None else None,
             standing=list(standing.get(v.patient_id, [])) if standing is not None else None,
+            referrals=list(referrals.get(v.patient_id, [])),
         )
     return out

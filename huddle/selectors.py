@@ -243,11 +243,15 @@ def _flags(
                 else f"Intake {IntakePacket.Status(f.intake_status).label.lower()}",
             )
         )
-    if f.outstanding:
-        overdue = sum(1 for o in f.outstanding if o.overdue)
-        out.append(
-            Flag("reports", f"{len(f.outstanding)} result(s) outstanding" + (f", {overdue} overdue" if overdue else ""))
-        )
+    missing = [r for r in f.referrals if r.due_back]  # seen by the specialist, no report yet
+    if f.outstanding or missing:
+        parts = []
+        if f.outstanding:
+            overdue = sum(1 for o in f.outstanding if o.overdue)
+            parts.append(f"{len(f.outstanding)} result(s) outstanding" + (f", {overdue} overdue" if overdue else ""))
+        if missing:
+            parts.append(f"{len(missing)} referral report(s) missing")
+        out.append(Flag("reports", "; ".join(parts)))
     if f.gaps:
         out.append(Flag("gaps", "Due: " + ", ".join(g.title for g in f.gaps)))
     if risk:

@@ -78,16 +78,16 @@ def checklist(f: F.VisitFacts) -> list[Check]:
         ]
         detail = f"{len(parts)} outstanding: " + "; ".join(parts)
         out.append(Check("results", "Outstanding results and reports retrieved", detail[:500], I.NEEDS_ACTION, 40))
-    # 5. Open referrals awaiting a report: referrals/ does not exist yet; said, not faked.
-    out.append(
-        Check(
-            "referrals",
-            "Open referrals awaiting a report",
-            "Not available yet: referrals are not tracked in the portal (check the fax inbox by hand).",
-            I.NOT_APPLICABLE,
-            50,
-        )
-    )
+    # 5. Open referrals awaiting a report: needs action once the specialist visit has happened
+    #    (the report should be in); referrals still before their visit are listed, green.
+    due = [r for r in f.referrals if r.due_back]
+    if not f.referrals:
+        detail, state = "No referral awaiting a report.", I.AUTO_OK
+    else:
+        head = f"{len(f.referrals)} awaiting a report" + (f", {len(due)} seen without one" if due else "")
+        detail = f"{head}: " + "; ".join(r.text for r in sorted(f.referrals, key=lambda r: not r.due_back))
+        state = I.NEEDS_ACTION if due else I.AUTO_OK
+    out.append(Check("referrals", "Open referrals awaiting a report", detail[:500], state, 50))
     # 6. Care gaps due: one line per gap, with the reason.
     if f.gaps is None:
         out.append(Check("care_gaps", "Care gaps due", NOT_AVAILABLE, I.NOT_APPLICABLE, 60))

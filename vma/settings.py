@@ -385,6 +385,8 @@ SPECTACULAR_SETTINGS = {
         "ScrubItemStateEnum": "huddle.models.ScrubItem.State",
         "AvsChannelEnum": "encounters.models.AvsDelivery.Channel",
         "OrderKindEnum": "orders.models.Order.Kind",
+        "ReferralStatusEnum": "referrals.models.Referral.Status",
+        "ReferralStaffChannelEnum": "referrals.api.CHANNELS",
         "RefillUrgencyEnum": "refills.models.RefillRequest.Urgency",
         "PriorAuthUrgencyEnum": "eligibility.models.PriorAuthorization.Urgency",
         "OrderUrgencyEnum": "orders.models.Order.Urgency",

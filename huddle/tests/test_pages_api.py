@@ -30,7 +30,7 @@ def test_scrub_list_and_detail_pages(client, practice, patient, vma):
     assert f'data-scrub="{scrub.public_id}"' in body and "Inpanel" in body
     page = client.get(reverse("huddle_scrub", args=[scrub.public_id])).content.decode()
     assert 'data-item="eligibility"' in page and "Mark chart scrubbed" in page
-    assert "Open referrals awaiting a report" in page and "Not available yet" in page
+    assert "Open referrals awaiting a report" in page and "No referral awaiting a report." in page
 
 
 def test_scrub_list_filters_by_provider_and_day(client, practice, patient, vma):
