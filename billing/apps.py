@@ -82,3 +82,85 @@ class BillingConfig(AppConfig):
             )
         )
         register_periodic("claim sweep", "billing.tasks.sweep_claims", 3600)
+        self._register_part_two()
+
+    def _register_part_two(self) -> None:
+        """Remittance posting, denials, patient balances: their audited models, work kinds and jobs."""
+        from auditlog.registry import auditlog
+
+        from vma.schedule import register_periodic
+        from vma.workqueue import WorkKind, register_kind
+
+        from . import denials, ledger, models, remittance
+
+        # The raw 835 stays on its row (it is the record); copying it into the log would duplicate PHI.
+        auditlog.register(models.RemittanceFile, exclude_fields=["content"])
+        for model in (
+            models.Remittance,
+            models.RemittanceClaim,
+            models.PaymentPosting,
+            models.AdjustmentPosting,
+            models.Denial,
+            models.AppealTemplate,
+            models.Appeal,
+            models.PatientPayment,
+            models.PatientLedgerEntry,
+            models.StatementRun,
+            models.Statement,
+        ):
+            auditlog.register(model)
+        auditlog.register(models.PatientBalance, exclude_fields=["updated_at", "last_statement_on"])
+        kinds = [
+            WorkKind(
+                code=denials.DENIAL_KIND,
+                label="Claim denied",
+                queue="billing",
+                sla_minutes=7 * 24 * 60,
+                priority=2,
+                help="A payer denied a claim or a line: the item says the reason codes and the usual next step "
+                "(correct and resubmit, retro-authorization, proof of timely filing, appeal with records ...). "
+                "Appeal, correct, or write the amount off from the claim's page.",
+                subject_url=denials.denial_url,
+            ),
+            WorkKind(
+                code=remittance.FILE_FAILED,
+                label="835 file not posted",
+                queue="billing",
+                sla_minutes=24 * 60,
+                priority=2,
+                help="An 835 could not be read or failed validation; it is kept as received. Get a corrected file "
+                "from the payer or clearinghouse, or post it anyway when the findings do not matter.",
+                subject_url=remittance.file_url,
+            ),
+            WorkKind(
+                code=remittance.UNMATCHED,
+                label="835 claim matches no claim",
+                queue="billing",
+                sla_minutes=2 * 24 * 60,
+                help="A payment in an 835 names a patient control number no claim has: find the claim (patient, "
+                "member id, date of service) and post the payment to it from the remittance page.",
+                subject_url=remittance.file_url,
+            ),
+            WorkKind(
+                code=remittance.UNDERPAYMENT,
+                label="Claim underpaid",
+                queue="billing",
+                sla_minutes=7 * 24 * 60,
+                help="The payer allowed less than its fee schedule says: check the contract and ask the payer to "
+                "reprocess the claim at the right rate.",
+                subject_url=remittance.underpayment_url,
+            ),
+            WorkKind(
+                code=ledger.COLLECTIONS_KIND,
+                label="Patient balance over 90 days",
+                queue="billing",
+                sla_minutes=5 * 24 * 60,
+                help="A patient's balance is more than 90 days old: call, offer a payment plan or check for an "
+                "insurance problem. Referral to an agency (120+ days) is a person's decision, never automatic.",
+                subject_url=ledger.balance_url,
+            ),
+        ]
+        for kind in kinds:
+            register_kind(kind)
+        register_periodic("remittance fetch", "billing.tasks.fetch_remittances", 3600)
+        register_periodic("patient billing", "billing.tasks.patient_billing", 6 * 3600)

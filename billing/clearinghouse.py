@@ -11,8 +11,9 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -44,8 +45,18 @@ class Acknowledgement:
     raw: str = ""
 
 
+@dataclass(frozen=True)
+class RemittanceDocument:
+    """One 835 file the clearinghouse has for us."""
+
+    name: str
+    content: str
+
+
 class Clearinghouse(Protocol):
     def submit_837(self, text: str, *, timeout: float) -> Acknowledgement: ...
+
+    def fetch_835s(self, *, now: datetime, timeout: float) -> list[RemittanceDocument]: ...
 
 
 def _ack(accepted: bool, reference: str, reasons: list[str]) -> Acknowledgement:
@@ -86,6 +97,18 @@ class SimulatedClearinghouse:
         if not acks:
             return _ack(False, "", ["The file holds no 837 transaction."])
         return acks[0]
+
+    def fetch_835s(self, *, now: datetime, timeout: float) -> list[RemittanceDocument]:
+        """The payer's answers to claims it accepted at least BILLING_SIM_ADJUDICATION_DAYS (3) ago: real 835s.
+
+        The simulated payer decides by member id, like the acknowledgements: DEN<carc> denies every line
+        (CO-<carc>, 16 when no digits), UND allows 10 % under the fee schedule, anything else allows the fee
+        schedule (80 % of the charge when the code has none) with 20 % coinsurance. One file per payer and
+        day; built the same way for the same claims, so fetching twice yields the same bytes (posted once).
+        """
+        from .simulated_payer import remittances_due
+
+        return remittances_due(now=now)
 
 
 class HttpClearinghouse:
@@ -130,6 +153,39 @@ class HttpClearinghouse:
         except (ValueError, KeyError, TypeError, AttributeError):
             raise ClearinghouseUnavailable("the clearinghouse's answer could not be read") from None
         return Acknowledgement(accepted=accepted, reference=reference, reasons=reasons, raw=body.decode("utf-8"))
+
+    def fetch_835s(self, *, now: datetime, timeout: float) -> list[RemittanceDocument]:
+        """GET the ERA mailbox (BILLING_CLEARINGHOUSE_ERA_URL): JSON {"files": [{"name", "content"}]}.
+
+        Not configured: nothing to fetch. The clearinghouse keeps a file until we import it, so a
+        failed fetch loses nothing (the next run asks again) and a repeated file is posted once.
+        """
+        url = getattr(settings, "BILLING_CLEARINGHOUSE_ERA_URL", "")
+        if not url:
+            return []
+        parts = urlsplit(url)
+        if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in _LOCAL_HOSTS):
+            raise ImproperlyConfigured(f"ERA URL must use https (got {parts.scheme or 'no'} scheme)")
+        query = urlencode({"since": (now - timedelta(days=7)).isoformat()})
+        request = urllib.request.Request(  # noqa: S310 - scheme checked above
+            f"{url}?{query}",
+            method="GET",
+            headers={
+                "Accept": "application/json",
+                "Authorization": f"Bearer {self.api_key}",
+                "User-Agent": self.user_agent,
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+                data = json.loads(response.read().decode("utf-8"))
+            return [RemittanceDocument(str(f.get("name", "")), str(f["content"])) for f in data["files"]]
+        except urllib.error.HTTPError as exc:
+            raise ClearinghouseUnavailable(f"ERA mailbox answered HTTP {exc.code}") from None
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            raise ClearinghouseUnavailable(f"cannot reach the ERA mailbox: {exc}") from None
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise ClearinghouseUnavailable("the ERA mailbox's answer could not be read") from None
 
 
 def get_clearinghouse() -> Clearinghouse:

@@ -1,7 +1,8 @@
 """Coding checks on a claim's charges: each finding says, in a biller's words, what is wrong.
 
-The VMA flags; the provider or biller decides. "A charge the note does not support" needs signed
-encounter notes (issue 5) and is not checked yet.
+The VMA flags; the provider or biller decides. "A charge the note does not support" reads the
+visit's signed encounter note (encounters.Encounter) only to search it for the charge's words: the
+finding names the charge and the words looked for, never the note's text (a billing VMA reads no chart).
 """
 
 from __future__ import annotations
@@ -139,6 +140,67 @@ def _modifier_25(lines: Sequence[ClaimLine], codes: dict[str, ProcedureCode]) ->
                         line.line_number,
                     )
                 )
+    return problems
+
+
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+NOTE_FIELDS = ("chief_complaint", "hpi", "ros", "exam", "assessment", "plan")
+
+
+def _normal(text: str) -> str:
+    """Lowercase words separated by single spaces, padded, so a phrase matches on word starts."""
+    return " " + _NON_WORD.sub(" ", text.lower()).strip() + " "
+
+
+def note_terms(code: ProcedureCode) -> list[str]:
+    """The words that show a charge in a note: the code itself, the practice's label and its keywords."""
+    terms = [code.code, code.label, *code.keywords.split(",")]
+    return [t for t in (_normal(x).strip() for x in terms) if t]
+
+
+def check_note(claim: Claim) -> list[Problem]:
+    """Each non-E/M charge must be mentioned in the visit's signed note; no signed note is a warning.
+
+    A term matches where the note has its words in order from a word start ("blood draw" matches
+    "blood drawn"). E/M lines are left to the provider's level choice: a visit note always supports a visit.
+    """
+    from encounters.models import Encounter
+
+    encounter = (
+        Encounter.objects.filter(appointment_id=claim.appointment_id).only(*NOTE_FIELDS, "status", "signed_at").first()
+        if claim.appointment_id
+        else None
+    )
+    if encounter is None or encounter.status != Encounter.Status.SIGNED:
+        state = "" if encounter is None else f" (the note is {encounter.get_status_display().lower()})"
+        return [
+            Problem(
+                "note_missing",
+                f"No signed note for this visit{state}: the charges cannot be checked against it.",
+                blocking=False,
+            )
+        ]
+    text = _normal(" ".join(getattr(encounter, f) or "" for f in NOTE_FIELDS))
+    lines = list(claim.lines.order_by("line_number"))
+    codes = known_codes(ln.procedure_code for ln in lines)
+    problems: list[Problem] = []
+    for line in lines:
+        code = codes.get(line.procedure_code)
+        if code is None or code.is_em:
+            continue  # an unknown code is flagged by check_lines already
+        terms = note_terms(code)
+        if any(f" {term}" in text for term in terms):
+            continue
+        wanted = ", ".join(f"“{t}”" for t in terms)
+        problems.append(
+            Problem(
+                "note_unsupported",
+                f"Line {line.line_number} ({line.procedure_code}): not supported by the note: the signed note of "
+                f"{encounter.signed_at:%m/%d/%Y} mentions none of {wanted}. Ask the provider for an addendum, "
+                "remove the charge, or (manager) add the words the note uses to the code's keywords.",
+                line.line_number,
+            )
+        )
     return problems
 
 

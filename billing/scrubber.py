@@ -221,6 +221,7 @@ def scrub(claim: Claim, *, today: date | None = None) -> tuple[list[Problem], st
         + check_timely_filing(claim, profile, today)
         + check_duplicate(claim, codes)
         + coding.check_claim(claim)
+        + coding.check_note(claim)
     )
     return problems, auth_number
 

@@ -23,7 +23,7 @@ from vma.access import panel_ids
 from vma.exceptions import ActionRefused, NotPermitted
 from vma.workflow import close_work_item, open_work_item
 
-from . import scrubber
+from . import denials, scrubber
 from .coding import Problem
 from .models import Claim, ClaimDiagnosis, ClaimLine
 
@@ -42,10 +42,12 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.ACCEPTED: frozenset({S.PAID, S.PARTIALLY_PAID, S.DENIED, S.VOIDED, S.CORRECTED}),
     # Rejected on intake, never adjudicated: fix this same claim and send it again.
     S.REJECTED: frozenset({S.DRAFT, S.VOIDED}),
-    S.PAID: frozenset({S.CORRECTED, S.VOIDED}),
-    S.PARTIALLY_PAID: frozenset({S.PAID, S.APPEALED, S.CORRECTED, S.VOIDED}),
-    S.DENIED: frozenset({S.APPEALED, S.CORRECTED, S.VOIDED}),
-    S.APPEALED: frozenset({S.PAID, S.PARTIALLY_PAID, S.DENIED}),
+    # Back to accepted: the payer reversed its payment (835 CLP02 22); a new adjudication follows.
+    S.PAID: frozenset({S.ACCEPTED, S.CORRECTED, S.VOIDED}),
+    S.PARTIALLY_PAID: frozenset({S.PAID, S.ACCEPTED, S.APPEALED, S.CORRECTED, S.VOIDED}),
+    # A payer may reprocess a denial on its own (records received, its error found): paid without an appeal.
+    S.DENIED: frozenset({S.PAID, S.PARTIALLY_PAID, S.ACCEPTED, S.APPEALED, S.CORRECTED, S.VOIDED}),
+    S.APPEALED: frozenset({S.PAID, S.PARTIALLY_PAID, S.DENIED, S.ACCEPTED}),
     S.VOIDED: frozenset(),
     S.CORRECTED: frozenset(),
 }
@@ -238,6 +240,7 @@ def record_acknowledgement(claim: Claim, ack: Acknowledgement, *, now: datetime 
         clearinghouse_reference=ack.reference[:60],
         acknowledgement=ack.raw,
         rejection_reasons=list(ack.reasons),
+        first_rejected_at=claim.first_rejected_at or now,
     )
     reasons = "\n".join(f"- {r}" for r in ack.reasons) or "- (no reason given)"
     open_work_item(
@@ -294,10 +297,45 @@ def record_adjudication(
 
 @transaction.atomic
 def appeal(claim: Claim, *, actor: User | None, note: str) -> Claim:
+    """denied | partially paid -> appealed; the claim's open denials are resolved (the appeal answers them)."""
     note = (note or "").strip()
     if not note:
         raise ActionRefused("Say what the appeal argues.", status_code=400)
-    return _move(claim, to=S.APPEALED, actor=actor, closed_reason=note)
+    claim = _move(claim, to=S.APPEALED, actor=actor, closed_reason=note)
+    denials.resolve_claim_denials(claim, note=f"Appealed: {note[:200]}", actor=actor)
+    return claim
+
+
+@transaction.atomic
+def post_payer_answer(claim: Claim, *, to: str | None, changes: dict[str, Any], now: datetime) -> tuple[Claim, str]:
+    """Save an 835's totals on the claim and move it to what the payer decided (the system acts).
+
+    A claim still `submitted` (its acknowledgement lost) is accepted first: the payer has it. When the
+    claim's state allows no such move (voided, corrected, a draft), the money is still posted and the
+    returned note says the status was left for a person to look at. `to` None: posting only.
+    """
+    claim = lock(claim)
+    note = ""
+    if to is not None and to != claim.status:
+        if claim.status == S.SUBMITTED:
+            claim = _move(claim, to=S.ACCEPTED, actor=None, accepted_at=claim.accepted_at or now)
+        if to in TRANSITIONS[claim.status]:
+            claim = _move(claim, to=to, actor=None, **changes)
+            changes = {}
+        elif to != claim.status:
+            note = (
+                f"The claim is {claim.get_status_display().lower()}: the payer's answer "
+                f"({S(to).label.lower()}) was posted without changing its status."
+            )
+    if changes:
+        for name, value in changes.items():
+            setattr(claim, name, value)
+        claim.save(update_fields=sorted({*changes, "updated_at"}))
+    # Only a flagged claim can have these items open (flag() sets the column as it opens one).
+    flagged = tuple(k for k, at in ((FOLLOW_UP, claim.follow_up_flagged_at), (UNPAID, claim.unpaid_flagged_at)) if at)
+    if claim.status in _ADJUDICATED and flagged:
+        _close(claim, flagged, f"Payer answered: {claim.get_status_display().lower()}.", None)
+    return claim, note
 
 
 # ---------------------------------------------------------------------------------------------
@@ -363,6 +401,7 @@ def void(claim: Claim, *, actor: User | None, reason: str) -> tuple[Claim, Claim
     at_payer = claim.status in Claim.AT_PAYER
     claim = _move(claim, to=S.VOIDED, actor=actor, perm=VOID, closed_reason=reason)
     _close(claim, KINDS, "Claim voided.", actor)
+    denials.resolve_claim_denials(claim, note="Claim voided.", actor=actor)
     if not at_payer:
         return claim, None
     return claim, _copy(claim, frequency=Claim.Frequency.VOID, actor=actor)
@@ -374,6 +413,7 @@ def correct(claim: Claim, *, actor: User | None, reason: str) -> tuple[Claim, Cl
     reason = _reason(reason)
     claim = _move(claim, to=S.CORRECTED, actor=actor, perm=VOID, closed_reason=reason)
     _close(claim, KINDS, "Claim replaced by a corrected claim.", actor)
+    denials.resolve_claim_denials(claim, note="Corrected claim (frequency 7) drafted.", actor=actor)
     return claim, _copy(claim, frequency=Claim.Frequency.REPLACEMENT, actor=actor)
 
 

@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from billing import api as billing_api
 from billing.api import ClaimViewSet
 from eligibility.api import EligibilityCheckViewSet
 from eligibility.priorauth_api import PriorAuthorizationViewSet
@@ -48,7 +49,7 @@ router.register("claims", ClaimViewSet, basename="api-claim")
 router.register("huddle/sheet", HuddleSheetViewSet, basename="api-huddlesheet")
 router.register("huddle/scrubs", ChartScrubViewSet, basename="api-chartscrub")
 # Apps that register their own viewsets (each app's api.register).
-for _app_api in (encounters_api, orders_api, refills_api, referrals_api, telehealth_api):
+for _app_api in (billing_api, encounters_api, orders_api, refills_api, referrals_api, telehealth_api):
     _app_api.register(router)
 
 urlpatterns = [

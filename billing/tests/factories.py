@@ -98,3 +98,107 @@ def draft(
         lines=lines if lines is not None else [LineInput("99213", diagnosis_pointers=[1])],
     )
     return claim
+
+
+def at_payer(
+    practice: Any,
+    *,
+    status: str = "accepted",
+    lines: list[LineInput] | None = None,
+    payer: Any = None,
+    own: bool = True,
+    pcn: str = "",
+    member_id: str = "",
+    days_ago: int = 2,
+) -> Claim:
+    """A claim the payer has (accepted by default), with the practice's identity and, if given, a shared payer."""
+    claim = draft(practice, lines=lines, own=own, member_id=member_id, days_ago=days_ago)
+    if payer is not None:
+        claim.coverage.payer = payer
+        claim.coverage.save(update_fields=["payer"])
+    now = timezone.now()
+    Claim.objects.filter(pk=claim.pk).update(
+        status=status,
+        payer=payer or claim.payer,
+        billing_npi=PRACTICE_NPI,
+        billing_tax_id=TAX_ID,
+        submitted_at=now - timedelta(days=1),
+        accepted_at=now - timedelta(days=1) if status != "submitted" else None,
+        **({"patient_control_number": pcn} if pcn else {}),
+    )
+    return Claim.objects.select_related("patient", "coverage", "payer").get(pk=claim.pk)
+
+
+def paid_in_full(claim: Claim, *, allowed_share: str = "0.80", coinsurance: str = "0.20") -> Any:
+    """The payer's answer allowing a share of each line's charge, the patient paying coinsurance of it."""
+    from billing.x12.x835_build import Cas, LineAnswer
+
+    answers = []
+    for ln in claim.lines.order_by("line_number"):
+        allowed = (ln.charge * Decimal(allowed_share)).quantize(Decimal("0.01"))
+        pr = (allowed * Decimal(coinsurance)).quantize(Decimal("0.01"))
+        adjustments = [Cas("CO", "45", ln.charge - allowed)] if ln.charge > allowed else []
+        if pr:
+            adjustments.append(Cas("PR", "2", pr))
+        answers.append(
+            LineAnswer(
+                ln.procedure_code,
+                ln.charge,
+                allowed - pr,
+                modifiers=ln.modifiers,
+                units=ln.units,
+                service_date=ln.service_date,
+                adjustments=adjustments,
+            )
+        )
+    return answer(claim, lines=answers)
+
+
+def answer(
+    claim: Claim,
+    *,
+    lines: list[Any],
+    status_code: str = "1",
+    adjustments: list[Any] | None = None,
+    remarks: list[str] | None = None,
+    payer_claim_number: str = "",
+) -> Any:
+    from billing.x12.x835_build import ClaimAnswer
+
+    paid = sum((ln.paid for ln in lines), Decimal(0))
+    pr = sum((a.amount for ln in lines for a in ln.adjustments if a.group == "PR"), Decimal(0))
+    pr += sum((a.amount for a in adjustments or [] if a.group == "PR"), Decimal(0))
+    return ClaimAnswer(
+        patient_control_number=claim.patient_control_number,
+        status_code=status_code,
+        charge=claim.total_charge if status_code != "22" else -claim.total_charge,
+        paid=paid,
+        payer_claim_number=payer_claim_number or f"ICN{claim.pk:08d}",
+        patient_last_name=claim.patient.last_name,
+        patient_first_name=claim.patient.first_name,
+        member_id=claim.coverage.member_id,
+        service_date=claim.service_date,
+        patient_responsibility=pr or None,
+        adjustments=adjustments or [],
+        remarks=remarks or [],
+        lines=lines,
+    )
+
+
+def file_835(answers: list[Any], *, payer: Any, trace: str = "EFT0001", icn: int = 1, day: date | None = None) -> str:
+    from datetime import datetime
+
+    from billing.x12.x835_build import build_835
+
+    day = day or timezone.localdate()
+    return build_835(
+        answers,
+        payer_name=payer.name,
+        payer_id=payer.payer_id,
+        payee_name="Demo Practice",
+        payee_npi=PRACTICE_NPI,
+        trace_number=trace,
+        payment_date=day,
+        when=datetime(day.year, day.month, day.day, 8, icn % 60),
+        interchange_control_number=icn,
+    )
